@@ -1,0 +1,60 @@
+"""Writing stage outputs so that a killed stage never leaves something that looks complete.
+
+A stage builds its output in `<out>.partial/` and renames it to `<out>` only when done. The
+partial directory is kept between runs, so steps that can resume (datatrove's completion
+markers, training checkpoints) pick up where they stopped.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from pipeline.config import resolve_path, to_dict
+
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+@contextlib.contextmanager
+def atomic_dir(out: str | Path, resume: bool = True) -> Iterator[Path]:
+    """Yield a work directory that becomes `out` on success. `resume=False` starts it empty."""
+    out = resolve_path(out)
+    work = partial_path(out)
+    if work.exists() and not resume:
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    yield work
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(work, out)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    path = resolve_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def save_config(cfg: Any, directory: str | Path, name: str = "config.yaml") -> Path:
+    """The resolved config, saved beside the output it produced."""
+    return write_text_atomic(Path(directory) / name, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def metrics_path(stage: str) -> Path:
+    return resolve_path(Path("metrics") / f"{stage}.json")

@@ -1,0 +1,36 @@
+"""Process-wide environment the pipeline sets itself instead of relying on the shell.
+
+Libraries read these variables at import time, so this runs on `import pipeline`, before
+anything else of ours imports them.
+"""
+import os
+from pathlib import Path
+
+# Where shipped code and resources live.
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout holding params.yaml and data/: LMPIPE_ROOT, else the working directory
+    (`dvc repro` runs stage commands from the repository root)."""
+    return Path(os.environ.get("LMPIPE_ROOT") or os.getcwd()).resolve()
+
+
+def network_configured() -> bool:
+    """A network is used only when the user says so: LMPIPE_ONLINE=1."""
+    return os.environ.get("LMPIPE_ONLINE", "0").lower() in ("1", "true", "yes")
+
+
+def configure_environment() -> None:
+    if not network_configured():
+        # Without these, transformers/datasets try the hub first and stall on a closed network.
+        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            os.environ.setdefault(var, "1")
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A project-local Prefect home keeps its SQLite DB and profiles out of ~/.prefect.
+    os.environ.setdefault("PREFECT_HOME", str(project_root() / ".prefect"))
+    # tldextract (used by datatrove's URL filter) fetches the public suffix list unless told not to.
+    os.environ.setdefault("TLDEXTRACT_CACHE", str(project_root() / ".cache" / "tldextract"))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
