@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -57,6 +58,8 @@ def parse_overrides(pairs: list[str]) -> dict:
             raise ConfigError(f"--set {pair!r}: expected key=value")
         key, raw = pair.split("=", 1)
         value = yaml.safe_load(raw) if raw != "" else ""
+        if isinstance(value, str) and _FLOAT_RE.fullmatch(value):
+            value = float(value)  # YAML 1.1 reads `1e-3` as a string
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -85,6 +88,9 @@ def load_params(params_path: str | Path | None = None, overrides: dict | None = 
 
 
 # ---------------------------------------------------------------------------- typed building
+
+_FLOAT_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
 
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
@@ -137,6 +143,9 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()):
+            # PyYAML follows YAML 1.1, which reads `1e-3` (no dot) as a string.
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
