@@ -13,8 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lmpipe",
         description="End-to-end data-to-model pipeline. Run one stage with its params.yaml section.",
-        epilog="stages:\n" + "\n".join(f"  {n:<10} {d}" for n, (_, d) in stages.STAGES.items())
-        + "\n\nexample: lmpipe pretrain --set pretrain.max_steps=100 --set profile=tiny",
+        epilog="example: lmpipe pretrain --set profile=tiny --set pretrain.lr=1e-3",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="<stage>", required=True)
@@ -23,6 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a param, e.g. --set pretrain.lr=1e-3 (repeatable)")
         p.add_argument("--params", default=None, help="params file (default: ./params.yaml)")
+    p = sub.add_parser("inspect", help="pipeline state, or a readable summary of one stage's outputs")
+    p.add_argument("stage", nargs="?", choices=list(stages.STAGES), help="the stage to summarise")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--params", default=None, help="params file (default: ./params.yaml)")
+    p = sub.add_parser("plots", help="render the DVC plots offline to HTML and PNG")
+    p.add_argument("--out", default="data/plots", help="output directory (default: data/plots)")
     return parser
 
 
@@ -30,9 +35,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
-    from pipeline.runner import run_stage
-
     try:
+        if args.command == "inspect":
+            from pipeline.inspect import main as inspect_main
+
+            return inspect_main(args.stage, args.json, args.params)
+        if args.command == "plots":
+            from pipeline.plots import render_all
+
+            for path in render_all(args.out):
+                print(path)
+            return 0
+        from pipeline.runner import run_stage
+
         run_stage(args.command, args.overrides, args.params)
     except PipelineError as exc:
         print(f"lmpipe {args.command}: error: {exc}", file=sys.stderr)

@@ -1,0 +1,56 @@
+"""The pipeline's state: per stage, up to date in DVC or not, when it last ran, a headline number."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from pipeline.artifacts import metrics_path
+from pipeline.env import project_root
+from pipeline.stages import STAGES
+
+# The one number a user looks at first, per stage (first key present wins).
+HEADLINE_KEYS = {
+    "ingest": ["docs_out", "docs", "docs_kept"],
+    "curate": ["docs_kept", "kept", "docs_out"],
+    "validate": ["success", "passed"],
+    "tokenizer": ["vocab_size", "tokens_total", "n_tokens"],
+    "pretrain": ["final_val_loss", "val_loss", "final_loss", "loss"],
+    "finetune": ["glue_score", "score"],
+    "report": ["stages_reported"],
+}
+
+
+def dvc_changed_stages() -> dict[str, list] | None:
+    """DVC's status of the whole pipeline; None outside a DVC project."""
+    root = project_root()
+    if not (root / ".dvc").is_dir():
+        return None
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return repo.status()
+
+
+def headline(stage: str, metrics: dict) -> tuple[str, object] | None:
+    for key in HEADLINE_KEYS.get(stage, []):
+        if key in metrics:
+            return key, metrics[key]
+    for key, value in metrics.items():  # fall back on the first scalar metric
+        if isinstance(value, (int, float)) and key != "wall_time_s":
+            return key, value
+    return None
+
+
+def pipeline_state() -> list[dict]:
+    changed = dvc_changed_stages()
+    rows = []
+    for stage in STAGES:
+        path = metrics_path(stage)
+        row = {"stage": stage, "ran": path.exists(), "last_run": None, "headline": None,
+               "up_to_date": None if changed is None else stage not in changed}
+        if path.exists():
+            row["last_run"] = dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
+            found = headline(stage, json.loads(path.read_text()))
+            row["headline"] = f"{found[0]}={found[1]}" if found else None
+        rows.append(row)
+    return rows
