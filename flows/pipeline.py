@@ -34,7 +34,9 @@ def run_stage_task(stage: str, overrides: list[str], use_dvc: bool) -> dict:
         if not changes:
             logger.info("%s is up to date in DVC; skipped", stage)
             path = metrics_path(stage)
-            return {"skipped": True, **(json.loads(path.read_text()) if path.exists() else {})}
+            metrics = json.loads(path.read_text()) if path.exists() else {}
+            artifacts.publish(stage, metrics)  # the UI shows the current outputs either way
+            return {"skipped": True, **metrics}
         logger.info("%s changed: %s", stage, changes)
     metrics = run_stage(stage, overrides)
     if use_dvc:

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 
 import pipeline  # noqa: F401  (offline env and project-local PREFECT_HOME before prefect loads)
+from pipeline.errors import PipelineError
 
 DEFAULT_PORT = 4200
 
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         from flows.deployments import serve_all
 
         serve_all(profile=args.profile)
+    except PipelineError as exc:
+        print(f"flows.server: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if server:
             server.terminate()
