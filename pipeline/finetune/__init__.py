@@ -1,0 +1,169 @@
+"""finetune: fine-tune checkpoints on GLUE tasks and score them with the official metrics.
+
+Files: tasks.py (column mapping per task), loaders.py (TSV / parquet / save_to_disk / hub,
+layout checks), models.py (checkpoints, random-init floor), train.py (Trainer, model selection),
+metrics.py (official metrics, GLUE score), submission.py (prediction TSVs), report_card.py.
+
+Outputs under paths.finetune: <model>/submission/<Task>.tsv (GLUE server format, test sets),
+<model>/predictions/<task>_<split>.tsv (dev), glue.md (report card), config.yaml; and
+metrics/glue.json (per model per task) and plots/glue.csv (bar plot).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pipeline.artifacts import atomic_dir, save_config, write_json, write_text_atomic
+from pipeline.config import build
+from pipeline.finetune import metrics as glue_metrics
+from pipeline.finetune import report_card
+from pipeline.finetune.loaders import load_task
+from pipeline.finetune.models import ModelSpec, resolve_checkpoint
+from pipeline.finetune.submission import write_dev_predictions, write_submission
+from pipeline.finetune.tasks import GLUE_TASKS, TASKS, Task
+from pipeline.finetune.train import HParams, finetune
+from pipeline.sources import data_root_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Config:
+    data_root: str = "../shared/data"
+    glue: str = "glue"                       # GLUE data under data_root (or a hub-schema copy)
+    model: str = "data/model"                # the pipeline's checkpoint (alias `pipeline`)
+    finetune: str = "data/finetune"          # output directory
+    source: Literal["auto", "tsv", "parquet", "disk", "hub"] = "auto"
+    tasks: list[str] = field(default_factory=lambda: ["cola", "sst2", "mrpc", "stsb", "rte", "wnli"])
+    models: list[ModelSpec] = field(default_factory=lambda: [ModelSpec("pipeline")])
+    train: HParams = field(default_factory=HParams)
+    task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> HParams keys
+    write_submission: bool = True            # predict the test sets in GLUE submission format
+    glue_metrics: str = "metrics/glue.json"
+    plot: str = "plots/glue.csv"
+
+    def __post_init__(self):
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"tasks: unknown task {unknown[0]!r} (known: {', '.join(TASKS)})")
+        if not self.tasks:
+            raise ValueError("tasks: empty")
+        if "ax" in self.tasks and "mnli" not in self.tasks:
+            raise ValueError("tasks: 'ax' is scored by the MNLI model; add 'mnli'")
+        if not self.models or len({m.name for m in self.models}) != len(self.models):
+            raise ValueError("models: needs at least one model, names unique")
+        for task in self.task_train:
+            if task not in self.tasks:
+                raise ValueError(f"task_train.{task}: not in tasks")
+        self.hparams = {t: self._hparams(t) for t in self.tasks}
+
+    def _hparams(self, task: str) -> HParams:
+        merged = {**dataclasses.asdict(self.train), **self.task_train.get(task, {})}
+        return build(HParams, merged, prefix=f"finetune.task_train.{task}")
+
+    @property
+    def glue_tasks(self) -> list[str]:
+        return [t for t in self.tasks if t in GLUE_TASKS]
+
+
+def _splits(task: Task, cfg: Config) -> tuple[str, ...]:
+    return ((task.train,) if task.train else ()) + task.dev + (task.test if cfg.write_submission else ())
+
+
+def _fingerprint(spec: ModelSpec, checkpoint: Path, hp: HParams) -> str:
+    """Identifies a finished (model, task) result kept in the partial dir for resuming."""
+    weights = sorted(checkpoint.glob("*.safetensors")) + sorted(checkpoint.glob("*.bin"))
+    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
+    blob = json.dumps([dataclasses.asdict(spec), str(checkpoint), stamp, dataclasses.asdict(hp)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _mean_std(per_seed: list[dict[str, float]]) -> tuple[dict, dict | None]:
+    keys = per_seed[0]
+    means = {k: round(statistics.mean(m[k] for m in per_seed), 2) for k in keys}
+    stds = {k: round(statistics.stdev(m[k] for m in per_seed), 2) for k in keys} if len(per_seed) > 1 else None
+    return means, stds
+
+
+def _dev_metrics(task: Task, data: dict, predictions: dict) -> dict[str, float]:
+    out = {}
+    for split in task.dev:
+        scores = glue_metrics.compute(task.metrics, data[split]["label"], predictions[split])
+        suffix = "" if len(task.dev) == 1 else "_" + split.removeprefix("dev_")
+        out.update({f"{k}{suffix}": v for k, v in scores.items()})
+    return out
+
+
+def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path, hp: HParams,
+              model_dir: Path, cfg: Config, extra_test: dict) -> dict:
+    """All seeds of one (model, task); the seed best on held-out writes the predictions."""
+    start = time.perf_counter()
+    data = {**data, **extra_test}
+    tests = (task.test + tuple(extra_test)) if cfg.write_submission else ()
+    runs = [finetune(task, data, checkpoint, spec.init, hp, seed, model_dir / "_work" / f"{task.name}-{seed}",
+                     task.dev + tests) for seed in hp.seeds]
+    means, stds = _mean_std([_dev_metrics(task, data, r.predictions) for r in runs])
+    best = max(runs, key=lambda r: r.heldout_score)
+    for split in task.dev:
+        write_dev_predictions(task, split, data[split], best.predictions[split], model_dir / "predictions")
+    for split in tests:
+        owner = TASKS["ax"] if split in extra_test else task
+        write_submission(owner, split, data[split], best.predictions[split], model_dir / "submission")
+    result = {"metrics": means, "score": glue_metrics.task_score(means), "seeds": hp.seeds,
+              "heldout_score": [r.heldout_score for r in runs], "epochs_run": [r.epochs_run for r in runs],
+              "train_examples": runs[0].train_examples, "time_s": round(time.perf_counter() - start, 1)}
+    if stds:
+        result["std"] = stds
+    return result
+
+
+def run(cfg: Config) -> dict:
+    root = data_root_path(cfg.data_root) / cfg.glue
+    # Every task's layout and every checkpoint is checked before the first training step.
+    data = {t: load_task(TASKS[t], root, cfg.source, _splits(TASKS[t], cfg)) for t in cfg.tasks}
+    checkpoints = {m.name: resolve_checkpoint(m.checkpoint, cfg.model) for m in cfg.models}
+    ax_test = data.pop("ax", {})  # test-only; empty unless write_submission
+    models: dict[str, dict] = {}
+    with atomic_dir(cfg.finetune) as out:
+        for spec in cfg.models:
+            model_start = time.perf_counter()
+            tasks = {}
+            for name in cfg.glue_tasks:
+                task, hp = TASKS[name], cfg.hparams[name]
+                done = out / spec.name / f"{name}.json"
+                key = _fingerprint(spec, checkpoints[spec.name], hp)
+                if done.exists() and json.loads(done.read_text()).get("fingerprint") == key:
+                    log.info("%s/%s: reusing the result of an interrupted run", spec.name, name)
+                    tasks[name] = json.loads(done.read_text())["result"]
+                    continue
+                log.info("fine-tuning %s on %s (%d train examples)", spec.name, name, len(data[name]["train"]))
+                extra = ax_test if name == "mnli" else {}
+                tasks[name] = _run_task(task, data[name], spec, checkpoints[spec.name], hp,
+                                        out / spec.name, cfg, extra)
+                write_json(done, {"fingerprint": key, "result": tasks[name]})
+            shutil.rmtree(out / spec.name / "_work", ignore_errors=True)
+            models[spec.name] = {
+                "checkpoint": str(checkpoints[spec.name]), "init": spec.init,
+                "glue_score": glue_metrics.glue_score({t: r["score"] for t, r in tasks.items()}),
+                "time_s": round(time.perf_counter() - model_start, 1), "tasks": tasks}
+            log.info("%s: GLUE score %.2f over %s", spec.name, models[spec.name]["glue_score"], cfg.glue_tasks)
+        card = report_card.markdown(models, cfg.glue_tasks)
+        write_text_atomic(out / "glue.md", card)
+        save_config(cfg, out)
+    write_json(cfg.glue_metrics, {"split": "dev", "tasks": cfg.glue_tasks, "models": models, "markdown": card,
+                                  "reference_test_set": {"source": report_card.REFERENCE_SOURCE,
+                                                         "models": report_card.REFERENCE}})
+    write_text_atomic(cfg.plot, report_card.plot_csv(models, cfg.glue_tasks))
+    log.info("\n%s", card)
+    return {"glue_score": {m: r["glue_score"] for m, r in models.items()},
+            "task_score": {f"{m}/{t}": r["score"] for m, res in models.items() for t, r in res["tasks"].items()},
+            "tasks": len(cfg.glue_tasks), "models": len(models),
+            "time_s": {m: r["time_s"] for m, r in models.items()}}
