@@ -98,9 +98,15 @@ def _fetch_into(url: str, part: Path, timeout: float) -> None:
     with response:
         resumed = response.status == 206
         mode = "ab" if resumed else "wb"  # a server ignoring Range sends the whole file again
+        length = response.headers.get("Content-Length")
+        expected = (have if resumed else 0) + int(length) if length and length.isdigit() else None
         with open(part, mode) as fh:
             for chunk in iter(lambda: response.read(CHUNK), b""):
                 fh.write(chunk)
+    # http.client ends a body cut short by the server quietly: only the length tells
+    got = part.stat().st_size
+    if expected is not None and got < expected:
+        raise ConnectionError(f"connection closed after {got} of {expected} bytes")
 
 
 def resolve(uri: str, data_root: str, sha256: str | None = None) -> list[Path]:
