@@ -1,0 +1,94 @@
+"""pretrain stage: train a transformers model on the token shards (MLM or causal LM).
+
+One process: `lmpipe pretrain`. Several: `torchrun --nproc_per_node N -m pipeline pretrain`
+(DDP; gloo on CPU, NCCL on GPU). Output: paths.model, a `save_pretrained` directory with the
+tokenizer; checkpoints of an unfinished run in `<paths.model>.partial/checkpoints/`.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+
+import torch
+
+from pipeline.artifacts import atomic_dir, partial_path, save_config
+from pipeline.config import resolve_path
+from pipeline.errors import ConfigError
+from pipeline.pretrain import checkpoint, dist, export, hardware, inputs
+from pipeline.pretrain.config import Arch, Config
+from pipeline.pretrain.data import Examples, TokenStream, window_length
+from pipeline.pretrain.model import build_model, matmul_params, train_flops_per_token
+from pipeline.pretrain.trainer import Trainer
+
+__all__ = ["Arch", "Config", "run"]
+log = logging.getLogger(__name__)
+
+
+def run(cfg: Config) -> dict:
+    d = dist.setup()
+    try:
+        return _run(cfg, d)
+    finally:
+        dist.teardown()
+
+
+def _run(cfg: Config, d: dist.Dist) -> dict:
+    if cfg.batch_size % (d.world * cfg.grad_accum):
+        raise ConfigError(f"pretrain.batch_size: {cfg.batch_size} does not divide across {d.world} processes "
+                          f"x {cfg.grad_accum} accumulation steps")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if d.device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    tok_dir, tokens_dir = resolve_path(cfg.tokenizer), resolve_path(cfg.tokens)
+    tok = inputs.load_tokenizer(tok_dir)
+    index = inputs.check(cfg, tok, tok_dir, tokens_dir)
+    specials = inputs.specials(tok, cfg.objective)
+    length, stride = window_length(cfg)
+    train = Examples(TokenStream(tokens_dir, index, "train", length, stride), cfg, specials, cfg.seed, shuffle=True)
+    val = Examples(TokenStream(tokens_dir, index, "val", length, stride), cfg, specials, cfg.seed + 1, shuffle=False)
+
+    torch.manual_seed(cfg.seed)  # same initial weights in every process
+    model = build_model(cfg, len(tok), specials)
+    torch.manual_seed(cfg.seed + d.rank)  # then each process its own dropout stream
+    flops = train_flops_per_token(model, cfg)
+    peak, peak_how = hardware.peak_flops(d.device, cfg.precision, d.world, d.local_world, cfg.peak_flops)
+    if d.main:
+        log.info("pretrain: %s, %.2fM params, %d train / %d val windows of %d tokens, %d process(es); "
+                 "peak %.3g FLOP/s (%s)", type(model).__name__, sum(p.numel() for p in model.parameters()) / 1e6,
+                 len(train.stream), len(val.stream), cfg.seq_len, d.world, peak, peak_how)
+
+    with contextlib.ExitStack() as stack:
+        # Only the first process owns the output directory; the others read its checkpoints.
+        work = stack.enter_context(atomic_dir(cfg.model, resume=cfg.resume)) if d.main \
+            else partial_path(resolve_path(cfg.model))
+        d.barrier()
+        trainer = Trainer(cfg, d, model, train, val, work / "checkpoints", flops, peak)
+        last = checkpoint.latest(work / "checkpoints") if cfg.resume else None
+        if last:
+            trainer.resume(last)
+        trainer.fit()
+        d.barrier()
+        if d.main:
+            export.save_model(model, tok, cfg.seq_len, work)
+            save_config(cfg, work, "lmpipe_pretrain.yaml")
+            export.write_curves(trainer.history)
+            if not cfg.keep_final_checkpoint:
+                shutil.rmtree(work / "checkpoints", ignore_errors=True)
+
+    steps_run = cfg.max_steps - trainer.resumed_from
+    tok_s = steps_run * cfg.batch_size * cfg.seq_len / trainer.train_seconds if trainer.train_seconds else 0.0
+    val_step, val_loss, val_ppl = trainer.history.val[-1]
+    recent = [loss for _, loss, _ in trainer.history.train[-cfg.log_every:]]
+    return {
+        "model_class": type(model).__name__, "params": sum(p.numel() for p in model.parameters()),
+        "matmul_params": matmul_params(model), "steps": cfg.max_steps, "resumed_from_step": trainer.resumed_from,
+        "tokens_seen": cfg.max_steps * cfg.batch_size * cfg.seq_len,
+        "epochs": round(cfg.max_steps * cfg.batch_size / len(train.stream), 3),
+        "final_loss": trainer.history.train[-1][1], "final_loss_avg": sum(recent) / len(recent),
+        "val_loss": val_loss, "val_ppl": val_ppl, "processes": d.world, "precision": cfg.precision,
+        "train_seconds": round(trainer.train_seconds, 2), "tokens_per_s": round(tok_s, 1),
+        "mfu": round(tok_s * flops / peak, 5) if peak else None,
+        "peak_flops": peak, "peak_flops_source": peak_how, "flops_per_token": flops,
+    }

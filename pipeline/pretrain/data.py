@@ -1,0 +1,130 @@
+"""Training examples from the token shards: fixed windows, a seeded order, BERT masking.
+
+Every example is a pure function of (seed, global example index): the window it reads comes
+from a per-epoch permutation and its masking / sentence-pair coin flips from a generator
+seeded with its index. So the data of a step does not depend on how many processes share it
+or on whether the run was resumed, and the data position is simply `step x batch_size`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.errors import InputError
+
+IGNORE = -100  # label of positions that carry no loss (torch cross_entropy's ignore_index)
+
+
+def read_index(tokens_dir: Path) -> dict:
+    path = tokens_dir / "index.json"
+    if not path.exists():
+        raise InputError(f"{path}: not found (run the tokenizer stage first)")
+    return json.loads(path.read_text())
+
+
+class TokenStream:
+    """The windows of one split: `length` tokens each, never crossing a shard boundary."""
+
+    def __init__(self, tokens_dir: Path, index: dict, split: str, length: int, stride: int):
+        self.length, self.stride = length, stride
+        self.shards, counts = [], []
+        for shard in index["splits"][split]["shards"]:
+            path = tokens_dir / shard["file"]
+            if not path.exists():
+                raise InputError(f"{path}: token shard listed in index.json is missing")
+            data = np.memmap(path, dtype=index["dtype"], mode="r") if path.stat().st_size else np.empty(0)
+            if data.size != shard["tokens"]:
+                raise InputError(f"{path}: holds {data.size} tokens, index.json says {shard['tokens']}")
+            self.shards.append(data)
+            counts.append(max(0, (data.size - length) // stride + 1))
+        self.starts = np.cumsum([0] + counts)
+        if self.starts[-1] == 0:
+            raise InputError(f"{tokens_dir}: the {split} split ({index['splits'][split]['tokens']} tokens) "
+                             f"holds no full {length}-token window")
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def window(self, i: int) -> np.ndarray:
+        shard = int(np.searchsorted(self.starts, i, side="right")) - 1
+        offset = (i - int(self.starts[shard])) * self.stride
+        return np.asarray(self.shards[shard][offset: offset + self.length], dtype=np.int64)
+
+
+@dataclass
+class Specials:
+    pad: int
+    cls: int | None = None
+    sep: int | None = None
+    mask: int | None = None
+    vocab_size: int = 0
+
+
+class Examples:
+    """Builds batches of model inputs for the objective from a TokenStream."""
+
+    def __init__(self, stream: TokenStream, cfg, specials: Specials, seed: int, shuffle: bool):
+        self.stream, self.cfg, self.sp, self.seed, self.shuffle = stream, cfg, specials, seed, shuffle
+
+    @lru_cache(maxsize=2)
+    def _order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.stream))
+
+    def _window(self, g: int) -> np.ndarray:
+        n = len(self.stream)
+        return self.stream.window(int(self._order(g // n)[g % n]) if self.shuffle else g % n)
+
+    def batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
+        rows = [self._example(g) for g in indices]
+        return {k: torch.from_numpy(np.stack([r[k] for r in rows])) for k in rows[0]}
+
+    def _example(self, g: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, 1 << 32, g])  # own stream per example
+        tokens = self._window(g)
+        if self.cfg.objective == "clm":
+            return {"input_ids": tokens[:-1], "labels": tokens[1:]}
+        return self._masked(tokens, rng)
+
+    def _masked(self, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        sp, pair = self.sp, self.cfg.pair_objective
+        out = {}
+        if pair == "none":
+            ids = np.concatenate([[sp.cls], tokens, [sp.sep]])
+            types = np.zeros_like(ids)
+        else:
+            # One window split at a random point into segments A and B (ALBERT-style segments,
+            # not sentences). SOP: B before A half the time. NSP: B from another window half the time.
+            cut = int(rng.integers(1, tokens.size))
+            a, b = tokens[:cut], tokens[cut:]
+            label = int(rng.random() < 0.5)
+            if label and pair == "sop":
+                a, b = b, a
+            elif label:
+                b = self.stream.window(int(rng.integers(0, len(self.stream))))[: b.size]
+            ids = np.concatenate([[sp.cls], a, [sp.sep], b, [sp.sep]])
+            types = np.concatenate([np.zeros(a.size + 2, np.int64), np.ones(b.size + 1, np.int64)])
+            out["pair_label"] = np.int64(label)
+        labels = np.full_like(ids, IGNORE)
+        # Special tokens (including the document separator inside the window) are never masked.
+        candidates = (ids != sp.cls) & (ids != sp.sep) & (ids != sp.pad)
+        chosen = candidates & (rng.random(ids.size) < self.cfg.mask_prob)
+        labels[chosen] = ids[chosen]
+        roll = rng.random(ids.size)
+        ids = ids.copy()
+        ids[chosen & (roll < 0.8)] = sp.mask
+        random_tok = chosen & (roll >= 0.8) & (roll < 0.9)
+        ids[random_tok] = rng.integers(0, sp.vocab_size, int(random_tok.sum()))
+        return {"input_ids": ids, "token_type_ids": types, "labels": labels, **out}
+
+
+def window_length(cfg) -> tuple[int, int]:
+    """(tokens read per example, stride between windows) for the objective."""
+    if cfg.objective == "clm":
+        return cfg.seq_len + 1, cfg.seq_len  # inputs and shifted targets overlap by one token
+    specials = 2 if cfg.pair_objective == "none" else 3  # [CLS] A [SEP] (B [SEP])
+    return cfg.seq_len - specials, cfg.seq_len - specials

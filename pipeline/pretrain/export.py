@@ -1,0 +1,26 @@
+"""The output: `save_pretrained` model (safetensors) + its tokenizer, plus the loss curves."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from pipeline.artifacts import write_text_atomic
+
+LOSS_TSV = "plots/pretrain_loss.tsv"
+VAL_TSV = "plots/pretrain_val.tsv"
+
+
+def save_model(model: torch.nn.Module, tok: PreTrainedTokenizerBase, seq_len: int, out: Path) -> None:
+    """Loadable with AutoModelForMaskedLM / AutoModelForCausalLM and AutoTokenizer."""
+    model.save_pretrained(str(out))  # safetensors; tied embeddings stored once
+    tok.model_max_length = seq_len   # the longest input the position embeddings cover
+    tok.save_pretrained(str(out))
+
+
+def write_curves(history) -> None:
+    write_text_atomic(LOSS_TSV, "step\tloss\tlr\n" + "".join(
+        f"{s}\t{loss:.6f}\t{lr:.6e}\n" for s, loss, lr in history.train))
+    write_text_atomic(VAL_TSV, "step\tval_loss\tval_ppl\n" + "".join(
+        f"{s}\t{loss:.6f}\t{ppl:.4f}\n" for s, loss, ppl in history.val))

@@ -1,0 +1,158 @@
+"""The training loop: micro-batches, DDP, bf16 autocast, clipping, eval, logging, checkpoints."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from pipeline.pretrain import checkpoint
+from pipeline.pretrain.data import Examples
+from pipeline.pretrain.dist import Dist
+from pipeline.pretrain.loss import loss_sums, target_count
+from pipeline.pretrain.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class History:
+    train: list[tuple[int, float, float]] = field(default_factory=list)  # step, loss, lr
+    val: list[tuple[int, float, float]] = field(default_factory=list)    # step, val loss, perplexity
+
+
+class Trainer:
+    def __init__(self, cfg, d: Dist, model: torch.nn.Module, train: Examples, val: Examples,
+                 ckpt_dir: Path, flops_per_token: float, peak_flops: float):
+        self.cfg, self.d, self.train_data, self.val_data, self.ckpt_dir = cfg, d, train, val, ckpt_dir
+        self.model = model.to(d.device)
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg)
+        wrapped = DDP(self.model, device_ids=[d.device.index] if d.device.type == "cuda" else None) \
+            if d.world > 1 else self.model
+        self.forward = torch.compile(wrapped) if cfg.compile else wrapped
+        self.ddp = wrapped if d.world > 1 else None
+        self.micro = cfg.batch_size // (d.world * cfg.grad_accum)  # sequences per micro-batch, per process
+        self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
+        self.step, self.history, self.resumed_from = 0, History(), 0
+        self.train_seconds = 0.0
+
+    # ------------------------------------------------------------------ state
+    def autocast(self):
+        return torch.autocast(self.d.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    def save_checkpoint(self) -> None:
+        rng = self.d.gather(checkpoint.rng_state())  # every process's dropout RNG
+        if self.d.main:
+            state = {"step": self.step, "fingerprint": checkpoint.fingerprint(self.cfg),
+                     "config": checkpoint.training_config(self.cfg), "model": self.model.state_dict(),
+                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                     "rng": rng, "world": self.d.world, "history": self.history,
+                     "data": {"examples_seen": self.step * self.cfg.batch_size}}
+            path = checkpoint.save(self.ckpt_dir, state, self.cfg.keep_checkpoints)
+            log.info("checkpoint %s", path)
+        self.d.barrier()
+
+    def resume(self, path: Path) -> None:
+        state = checkpoint.load(path, self.cfg)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["world"] == self.d.world:
+            checkpoint.set_rng_state(state["rng"][self.d.rank])
+        else:  # data order is global, only dropout masks change with the process count
+            log.warning("resuming %d-process checkpoint with %d processes: dropout RNG reseeded",
+                        state["world"], self.d.world)
+            torch.manual_seed(self.cfg.seed + 7919 * state["step"] + self.d.rank)
+        assert state["data"]["examples_seen"] == state["step"] * self.cfg.batch_size
+        self.step = self.resumed_from = state["step"]
+        self.history = state["history"]
+        log.info("resumed from %s (step %d)", path, self.step)
+
+    # ------------------------------------------------------------------ steps
+    def micro_batches(self, step: int) -> list[dict[str, torch.Tensor]]:
+        """This process's share of the step's global batch, as grad_accum micro-batches."""
+        base, per_micro = step * self.cfg.batch_size, self.cfg.batch_size // self.cfg.grad_accum
+        out = []
+        for m in range(self.cfg.grad_accum):
+            first = base + m * per_micro + self.d.rank * self.micro
+            batch = self.train_data.batch(list(range(first, first + self.micro)))
+            out.append({k: v.to(self.d.device, non_blocking=True) for k, v in batch.items()})
+        return out
+
+    def train_step(self) -> tuple[float, float]:
+        """One optimizer step; returns (mean LM loss over the step's targets, grad norm)."""
+        micro = self.micro_batches(self.step)
+        (n_targets,) = self.d.sum(sum(target_count(b) for b in micro))
+        n_pairs = self.cfg.batch_size
+        lm_total = torch.zeros((), device=self.d.device)
+        for i, batch in enumerate(micro):
+            last = i == len(micro) - 1
+            sync = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
+            with sync:
+                with self.autocast():
+                    lm, pair = loss_sums(self.forward, batch)
+                # DDP averages gradients over processes; x world turns that average into the sum,
+                # so the step's loss is sum / (all targets of the step), whatever the split.
+                ((lm / n_targets + pair / n_pairs) * self.d.world).backward()
+            lm_total += lm.detach()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        lm_sum, = self.d.sum(float(lm_total))
+        return lm_sum / n_targets, float(grad_norm)
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """Held-out LM loss and its perplexity (for MLM: over the masked tokens)."""
+        self.model.eval()
+        n = min(self.cfg.eval_sequences, len(self.val_data.stream))
+        mine = list(range(self.d.rank, n, self.d.world))
+        lm_sum, count = 0.0, 0
+        for i in range(0, len(mine), self.micro):
+            batch = {k: v.to(self.d.device) for k, v in self.val_data.batch(mine[i:i + self.micro]).items()}
+            with self.autocast():
+                lm, _ = loss_sums(self.model, batch)
+            lm_sum, count = lm_sum + float(lm), count + target_count(batch)
+        self.model.train()
+        lm_sum, count = self.d.sum(lm_sum, count)
+        loss = lm_sum / max(count, 1)
+        return loss, math.exp(min(loss, 50.0))
+
+    def fit(self) -> None:
+        cfg = self.cfg
+        self.model.train()
+        tokens_per_step = cfg.batch_size * cfg.seq_len
+        window_s, window_steps = 0.0, 0  # time in train steps only: eval and checkpoints excluded
+        while self.step < cfg.max_steps:
+            lr = self.scheduler.get_last_lr()[0]
+            start = time.perf_counter()
+            loss, grad_norm = self.train_step()
+            window_s += time.perf_counter() - start
+            self.step += 1
+            window_steps += 1
+            self.history.train.append((self.step, loss, lr))
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"pretrain: loss is {loss} at step {self.step}; lower pretrain.lr")
+            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                self.train_seconds += window_s
+                tok_s = window_steps * tokens_per_step / window_s
+                mfu = tok_s * self.flops_per_token / self.peak_flops if self.peak_flops else float("nan")
+                if self.d.main:
+                    log.info("step %d/%d | loss %.4f | lr %.2e | grad_norm %.2f | %.0f tok/s | mfu %.2f%% | %.0f ms/step",
+                             self.step, cfg.max_steps, loss, lr, grad_norm, tok_s, 100 * mfu,
+                             1000 * window_s / window_steps)
+                window_s, window_steps = 0.0, 0
+            if self.step % cfg.eval_every == 0 or self.step == cfg.max_steps:
+                val_loss, ppl = self.evaluate()
+                self.history.val.append((self.step, val_loss, ppl))
+                if self.d.main:
+                    log.info("step %d | val_loss %.4f | val_ppl %.2f", self.step, val_loss, ppl)
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.max_steps:
+                self.save_checkpoint()

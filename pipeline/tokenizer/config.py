@@ -1,0 +1,31 @@
+"""Tokenizer stage parameters (params.yaml `tokenizer:` section)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class Config:
+    curated: str = "data/curated"          # input: paths.curated
+    tokenizer: str = "data/tokenizer"      # output: paths.tokenizer (AutoTokenizer directory)
+    tokens: str = "data/tokens"            # output: paths.tokens (binary shards + index.json)
+    input_glob: str = "docs/*.parquet"     # the kept documents, relative to `curated`
+    algorithm: Literal["bpe", "wordpiece", "unigram"] = "wordpiece"  # (`model` is paths.model)
+    objective: Literal["mlm", "clm"] = "mlm"  # picks the special tokens; must match pretrain's
+    vocab_size: int = 8192
+    min_frequency: int = 2                 # BPE/WordPiece: merges seen fewer times are dropped
+    normalization: Literal["none", "nfc", "nfkc", "nfd"] = "nfc"
+    lowercase: bool = False
+    strip_accents: bool = False
+    train_max_chars: int = 20_000_000      # sample cap for training (0 = whole train split)
+    val_fraction: float = 0.02             # documents held out (by id hash) for validation loss
+    shard_tokens: int = 100_000_000        # tokens per .bin shard (~200 MB as uint16)
+
+    def __post_init__(self) -> None:
+        if self.vocab_size < 256 + 8:
+            raise ValueError(f"vocab_size: {self.vocab_size} is too small (>= 264: bytes + specials)")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction: {self.val_fraction} must be in (0, 0.5)")
+        if self.train_max_chars < 0 or self.min_frequency < 1 or self.shard_tokens < 1:
+            raise ValueError("train_max_chars, min_frequency, shard_tokens: must be positive")
