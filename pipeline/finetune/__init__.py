@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+
 from pipeline.artifacts import atomic_dir, save_config, write_json, write_text_atomic
 from pipeline.config import build
 from pipeline.finetune import metrics as glue_metrics
@@ -47,6 +49,7 @@ class Config:
     train: HParams = field(default_factory=HParams)
     task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> HParams keys
     write_submission: bool = True            # predict the test sets in GLUE submission format
+    threads: int = 0                         # torch intra-op threads; 0 = torch's default
     glue_metrics: str = "metrics/glue.json"
     plot: str = "plots/glue.csv"
 
@@ -58,6 +61,8 @@ class Config:
             raise ValueError("tasks: empty")
         if "ax" in self.tasks and "mnli" not in self.tasks:
             raise ValueError("tasks: 'ax' is scored by the MNLI model; add 'mnli'")
+        if self.threads < 0:
+            raise ValueError(f"threads: {self.threads} < 0")
         if not self.models or len({m.name for m in self.models}) != len(self.models):
             raise ValueError("models: needs at least one model, names unique")
         for task in self.task_train:
@@ -126,6 +131,8 @@ def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path, hp: HPa
 
 
 def run(cfg: Config) -> dict:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     root = data_root_path(cfg.data_root) / cfg.glue
     # Every task's layout and every checkpoint is checked before the first training step.
     data = {t: load_task(TASKS[t], root, cfg.source, _splits(TASKS[t], cfg)) for t in cfg.tasks}

@@ -29,7 +29,7 @@ class ModelSpec:
 
     def __post_init__(self):
         if not self.name or "/" in self.name:
-            raise ValueError(f"models.name: {self.name!r} must be a non-empty name without '/'")
+            raise ValueError(f"name: {self.name!r} must be a non-empty name without '/'")
 
 
 def minilm_path() -> Path:
