@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ def run_stage(stage: str, overrides: list[str] | dict | None = None,
     start = time.perf_counter()
     metrics = stages.load(stage).run(cfg)
     metrics = {**metrics, "wall_time_s": round(time.perf_counter() - start, 2)}
-    write_json(metrics_path(stage), metrics)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process reports
+        write_json(metrics_path(stage), metrics)
     log.info("%s done in %.1fs -> %s", stage, metrics["wall_time_s"], metrics_path(stage))
     return metrics
