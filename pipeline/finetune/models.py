@@ -66,6 +66,8 @@ def build_model(path: Path, init: str, num_labels: int, seed: int):
                                         problem_type="regression" if num_labels == 1
                                         else "single_label_classification")
     torch.manual_seed(seed)
+    # fp32 whatever the checkpoint was saved in (transformers 5 loads the saved dtype by default):
+    # fine-tuning updates are too small for bf16 weights.
     if init == "random":
-        return AutoModelForSequenceClassification.from_config(config)
-    return AutoModelForSequenceClassification.from_pretrained(str(path), config=config)
+        return AutoModelForSequenceClassification.from_config(config, dtype=torch.float32)
+    return AutoModelForSequenceClassification.from_pretrained(str(path), config=config, dtype=torch.float32)

@@ -72,7 +72,8 @@ def _encode(ds: datasets.Dataset, tokenizer, task: Task, max_length: int, labels
     splits carry -1."""
     def tok(batch):
         pair = (batch["text_a"], batch["text_b"]) if len(task.tsv_text) > 1 else (batch["text_a"],)
-        return tokenizer(*pair, truncation=True, max_length=max_length)
+        # never past the model's positions (a pipeline tokenizer records them as model_max_length)
+        return tokenizer(*pair, truncation=True, max_length=min(max_length, tokenizer.model_max_length))
     keep = {"label"} if labels else set()
     return ds.map(tok, batched=True, remove_columns=[c for c in ds.column_names if c not in keep],
                   desc=f"tokenize {task.name}")

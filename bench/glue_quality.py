@@ -1,0 +1,107 @@
+"""GLUE dev quality of the pretrained models against the no-pretraining floor and MiniLM.
+
+Fine-tunes every model with the same budget (the default profile's `finetune.train`, or the
+flags below) on CoLA, SST-2, MRPC, STS-B, RTE and WNLI through the finetune stage's own code,
+and records each model's dev scores and wall time. Goal (issue 5): the cpu-1h model beats the
+floor on the six-task average by >= 5 points.
+
+    .venv/bin/python bench/glue_quality.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR]
+                                           [--max-train N]
+
+A model whose checkpoint is absent is skipped (and listed as such). The floor is the default
+model's architecture (or the cpu-1h one's, or --floor-from's) randomly initialised. Prints a
+markdown table and writes bench/results/glue_quality.json (after every model, so a long run
+that is stopped keeps what it finished).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from pipeline.config import build, load_params, resolve_path, stage_config
+from pipeline.finetune import Config, run
+from pipeline.finetune.report_card import DISPLAY
+
+REPO = Path(__file__).resolve().parent.parent
+TASKS = ["cola", "sst2", "mrpc", "stsb", "rte", "wnli"]
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--default", default=None, help="default-profile checkpoint (default: params paths.model)")
+    p.add_argument("--cpu1h", default=None, help="checkpoint of the cpu-1h pretraining profile")
+    p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
+                   help="another checkpoint to score (repeatable)")
+    p.add_argument("--floor-from", default=None,
+                   help="checkpoint whose architecture+tokenizer the floor uses (default: --default, else --cpu1h)")
+    p.add_argument("--no-minilm", action="store_true", help="skip the MiniLM baseline")
+    p.add_argument("--max-train", type=int, default=None, help="override train.max_train_examples")
+    p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--out", default=str(REPO / "bench" / "results" / "glue_quality.json"))
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    params = load_params(REPO / "params.yaml", {"profile": "default"})
+    base = stage_config("finetune", Config, params)
+    candidates = {"default": args.default or base.model, "cpu-1h": args.cpu1h,
+                  **dict(m.split("=", 1) for m in args.model)}
+    present = {k: str(resolve_path(v)) for k, v in candidates.items() if v and (resolve_path(v) / "config.json").exists()}
+    skipped = [k for k in candidates if k not in present]
+    models = []
+    floor_from = args.floor_from or next(iter(present.values()), None)
+    if floor_from:
+        models.append({"name": "floor", "checkpoint": str(resolve_path(floor_from)), "init": "random"})
+    models += [{"name": k, "checkpoint": v} for k, v in present.items()]
+    if not args.no_minilm:
+        models.append({"name": "minilm", "checkpoint": "minilm"})
+    train = {**vars(base.train), **({"max_train_examples": args.max_train} if args.max_train else {}),
+             **({"epochs": args.epochs} if args.epochs else {})}
+    out = REPO / "bench" / "out" / "glue_quality"
+    results, times = {}, {}
+    for spec in models:  # one stage run per model: its wall time is the model's own
+        cfg = build(Config, {"data_root": base.data_root, "glue": base.glue, "model": base.model,
+                             "finetune": str(out / spec["name"]), "tasks": TASKS, "models": [spec],
+                             "train": train, "write_submission": False,
+                             "glue_metrics": str(out / spec["name"] / "glue.json"),
+                             "plot": str(out / spec["name"] / "glue.csv")}, prefix="finetune")
+        start = time.perf_counter()
+        run(cfg)
+        times[spec["name"]] = round(time.perf_counter() - start, 1)
+        results[spec["name"]] = json.loads((out / spec["name"] / "glue.json").read_text())["models"][spec["name"]]
+        report = summarize(results, times, train, skipped)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(table(report))
+
+
+def summarize(results: dict, times: dict, train: dict, skipped: list[str]) -> dict:
+    report = {"tasks": TASKS, "split": "dev", "train": train, "skipped": skipped,
+              "machine": f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}", "models": {
+                  name: {"checkpoint": r["checkpoint"], "init": r["init"], "glue_score": r["glue_score"],
+                         "wall_time_s": times[name], "tasks": {t: r["tasks"][t]["metrics"] for t in TASKS}}
+                  for name, r in results.items()}}
+    if "floor" in results and "cpu-1h" in results:
+        report["cpu1h_minus_floor"] = round(results["cpu-1h"]["glue_score"] - results["floor"]["glue_score"], 2)
+    return report
+
+
+def table(report: dict) -> str:
+    head = ["model", "6-task avg"] + [DISPLAY[t] for t in report["tasks"]] + ["wall time"]
+    rows = [head, ["---"] * len(head)]
+    for name, r in report["models"].items():
+        cells = ["/".join(f"{v:.1f}" for v in r["tasks"][t].values()) for t in report["tasks"]]
+        rows.append([name, f"{r['glue_score']:.1f}", *cells, f"{r['wall_time_s']:.0f} s"])
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+if __name__ == "__main__":
+    main()
