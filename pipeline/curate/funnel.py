@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from datatrove.utils.stats import PipelineStats, Stats
 
 from pipeline.curate.recipe import Job
 
@@ -20,14 +19,22 @@ class FunnelError(RuntimeError):
     """The counts do not balance: a bug, never a user error."""
 
 
-def job_stats(logs: Path, job: Job) -> list[Stats]:
-    files = sorted((logs / job.name / "stats").glob("*.json"))
-    total = sum((PipelineStats.from_json(json.loads(f.read_text())) for f in files), start=PipelineStats())
-    return total.stats
+def _value(stat) -> float:
+    """A stat as datatrove saves it: a number, or a dict with its `total`."""
+    return stat.get("total", 0) if isinstance(stat, dict) else stat
 
 
-def count(stats: Stats, key: str) -> int:
-    return int(stats.stats[key].total) if key in stats.stats else 0
+def job_stats(logs: Path, job: Job) -> list[dict]:
+    """Per pipeline step of `job`: name, time (s) and counters, summed over the tasks' files.
+    Read from the JSON directly: datatrove's Stats.from_dict leaves counters unparsed."""
+    steps: list[dict] = []
+    for path in sorted((logs / job.name / "stats").glob("*.json")):
+        for i, step in enumerate(json.loads(path.read_text())):
+            if i == len(steps):
+                steps.append({"name": step["name"], "time": 0.0, "counts": Counter()})
+            steps[i]["time"] += _value(step.get("time_stats", 0))
+            steps[i]["counts"].update({k: _value(v) for k, v in step["stats"].items()})
+    return steps
 
 
 def removed_by_reason(folder: Path) -> dict[str, int]:
@@ -43,20 +50,18 @@ def build(logs: Path, removed: Path, jobs: list[Job], funnel: list[str]) -> tupl
     timing = []
     for job in jobs:
         stats = job_stats(logs, job)
-        for name, step_stats in zip(job.steps, stats):
-            timing.append({"job": job.name, "step": name or step_stats.name,
-                           "time_s": round(step_stats.time_stats.total, 3)})
+        for name, step in zip(job.steps, stats):
+            counts = step["counts"]
+            timing.append({"job": job.name, "step": name or step["name"], "time_s": round(step["time"], 3)})
             if name is None:
                 continue
-            docs_in = count(step_stats, "total")
-            kept = count(step_stats, "forwarded") if "forwarded" in step_stats.stats or "dropped" in step_stats.stats \
-                else docs_in  # formatters forward everything and count only `total`
-            reasons = removed_by_reason(removed / name)
-            steps[name] = {"docs_in": docs_in, "kept": kept, "removed": reasons,
-                           "time_s": round(step_stats.time_stats.total, 2)}
-            extra = {k: count(step_stats, k) for k in ("no_url", "anonymized", "missing_badwords_lang")
-                     if k in step_stats.stats}
-            steps[name].update(extra)
+            # filters count `forwarded`; formatters (pii) forward everything and count only `total`
+            is_filter = "forwarded" in counts or "dropped" in counts
+            steps[name] = {"docs_in": int(counts["total"]),
+                           "kept": int(counts["forwarded"] if is_filter else counts["total"]),
+                           "removed": removed_by_reason(removed / name), "time_s": round(step["time"], 2)}
+            steps[name].update({k: int(counts[k]) for k in ("no_url", "anonymized", "missing_badwords_lang")
+                                if k in counts})
     check(steps, funnel)
     return steps, timing
 

@@ -11,7 +11,6 @@ Every filter writes what it drops to removed/<step>/ with the reason.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +31,6 @@ from pipeline.curate.normalize import content_key
 from pipeline.curate.tokenizer import word_tokenizer
 from pipeline.curate.steps import (CountingPIIFormatter, LengthFilter, LocalBadWordsFilter,
                                    OfflineLanguageFilter, OfflineURLFilter, read_list)
-
-log = logging.getLogger(__name__)
 
 
 @dataclass

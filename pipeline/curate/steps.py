@@ -102,10 +102,10 @@ class LocalBadWordsFilter(C4BadWordsFilter):
     def _get_badwords(self, lang: str):
         if lang not in self._badwords_regex:
             source = self.path / lang if self.path.is_dir() else self.path
-            if not source.is_file():
+            words = [re.escape(w.lower()) for w in read_list(source)] if source.is_file() else []
+            if not words:
                 self._badwords_regex[lang] = None  # counted as missing_badwords_lang by filter()
             else:
-                words = [re.escape(w.lower()) for w in read_list(source)]
                 # the same pattern datatrove builds: whole words, except in scripts without spaces
                 self._badwords_regex[lang] = (
                     re.compile("|".join(words)) if lang in ("ja", "th", "zh")
