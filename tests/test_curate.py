@@ -204,8 +204,10 @@ def test_rerun_of_a_finished_partial_resumes_from_completion_markers(curated):
 def test_badwords_without_list_offline_is_skipped_with_a_warning(tmp_path, lid_model, monkeypatch):
     monkeypatch.setenv("LMPIPE_ROOT", str(tmp_path))
     monkeypatch.delenv("LMPIPE_ONLINE", raising=False)
+    # also the single-task layout (tiny profile): one stats file per job, zero counters saved as 0
     cfg = make_cfg(tmp_path, lid_model, minhash={"enabled": False}, decontaminate={"enabled": False},
-                   gopher_repetition={"enabled": False}, gopher_quality={"enabled": False})
+                   gopher_repetition={"enabled": False}, gopher_quality={"enabled": False},
+                   executor={"tasks": 1, "workers": 1})
     metrics = curate.run(cfg)
     assert "c4_badwords" not in metrics["steps"]
     assert any("c4_badwords" in w and "skipped" in w for w in metrics["warnings"])
