@@ -20,7 +20,7 @@ from conftest import make_project_copy, project_env, shared_data_dir, sh  # noqa
 from flows.server import wait_healthy  # noqa: E402
 from test_prefect_server import free_port  # noqa: E402
 
-FLOW = "from flows.pipeline import lmpipe; lmpipe()"
+FLOW = "from flows.lmpipe_flow import lmpipe; lmpipe()"
 
 
 def timed(cmd: list[str], root: Path, env: dict) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prefect import serve
 
-from flows.pipeline import lmpipe, lmpipe_data, lmpipe_eval, lmpipe_model
+from flows.lmpipe_flow import lmpipe, lmpipe_data, lmpipe_eval, lmpipe_model
 from pipeline.config import load_params
 
 NIGHTLY_CRON = "0 2 * * *"  # 02:00 every day, server time zone

@@ -46,7 +46,7 @@ def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro):
 def test_prefect_flow_matches_dvc(tmp_path, shared_data):
     """The flow (ephemeral Prefect, no server) leaves the repo as `dvc repro` would."""
     root = make_project_copy(tmp_path, shared_data)
-    code = "from flows.pipeline import lmpipe; lmpipe()"
+    code = "from flows.lmpipe_flow import lmpipe; lmpipe()"
     sh(["python", "-c", code], root, timeout=900)
     assert "up to date" in sh(["dvc", "status"], root).stdout
     lock = (root / "dvc.lock").read_text()

@@ -1,4 +1,8 @@
-"""The lmpipe flows: one task per stage, calling the same `run_stage` as `lmpipe <stage>`.
+"""The lmpipe flows (not named pipeline.py: Prefect puts flows/ on sys.path when it loads a
+deployment, and that name would shadow the `pipeline` package): one task per stage, calling
+the same `run_stage` as `lmpipe <stage>`.
+
+    python -m flows.lmpipe_flow [--profile NAME] [STAGE ...]
 
 `lmpipe` runs every stage; `lmpipe-data`, `lmpipe-model` and `lmpipe-eval` run the stage groups.
 In a DVC project (the default), each task asks DVC whether its stage is up to date, skips it if
@@ -104,4 +108,10 @@ def lmpipe_eval(profile: str | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    lmpipe()
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m flows.lmpipe_flow", description="Run the lmpipe flow.")
+    parser.add_argument("stages", nargs="*", help="stages to run (default: all)")
+    parser.add_argument("--profile", default=None, help="profile to switch params.yaml to first")
+    args = parser.parse_args()
+    lmpipe(stages_to_run=args.stages or None, profile=args.profile)
