@@ -11,7 +11,11 @@ class Config:
     tokenizer: str = "data/tokenizer"      # output: paths.tokenizer (AutoTokenizer directory)
     tokens: str = "data/tokens"            # output: paths.tokens (binary shards + index.json)
     input_glob: str = "docs/*.parquet"     # the kept documents, relative to `curated`
-    algorithm: Literal["bpe", "wordpiece", "unigram"] = "wordpiece"  # (`model` is paths.model)
+    # (`model` is paths.model.) Byte-level BPE by default, as RoBERTa pairs it with MLM: it is
+    # the one HF trainer whose output does not depend on hash order. WordPiece's trainer numbers
+    # the `##` continuation symbols in HashMap order, which breaks ties between equally frequent
+    # merges differently from run to run, so its last few vocab entries can change.
+    algorithm: Literal["bpe", "wordpiece", "unigram"] = "bpe"
     objective: Literal["mlm", "clm"] = "mlm"  # picks the special tokens; must match pretrain's
     vocab_size: int = 8192
     min_frequency: int = 2                 # BPE/WordPiece: merges seen fewer times are dropped
