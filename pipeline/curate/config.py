@@ -21,6 +21,7 @@ class ExecutorConfig:
     # slurm only
     partition: str = ""
     time: str = "04:00:00"
+    # slurm and ray: what one task reserves
     cpus_per_task: int = 1
     mem_per_cpu_gb: float = 2.0
     poll_s: int = 30  # how often the stage checks slurm completion markers

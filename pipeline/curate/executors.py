@@ -4,14 +4,18 @@ Every job logs to logs/<job>/ inside the stage's `.partial` work directory; data
 completion marker per finished task there, so a re-run after a crash skips finished tasks.
 
 - local: jobs run one after the other in this process (workers=1) or a forkserver pool.
-- ray:   the same on a Ray cluster (`ray.init()` connects to RAY_ADDRESS or starts a local one).
+- ray:   the same on the Ray cluster at RAY_ADDRESS, or on a local Ray instance the stage starts
+  (workers x cpus_per_task CPUs) and stops when it is done.
 - slurm: the jobs are submitted as dependent sbatch arrays; the stage then waits for the last
   job's completion markers. The work directory must be on a filesystem the nodes share.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from datatrove.executor.base import PipelineExecutor
@@ -42,8 +46,35 @@ def make_executor(cfg: ExecutorConfig, job: Job, logs: Path, depends: PipelineEx
                                  slurm_logs_folder=str(logs / job.name / "slurm"), **common)
 
 
+@contextlib.contextmanager
+def ray_session(cfg: ExecutorConfig) -> Iterator[None]:
+    """Connect to RAY_ADDRESS, or start a local Ray instance and stop it afterwards; an instance
+    the caller already initialised is used as it is."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False)
+    else:
+        # Sized to the tasks we run at once; no dashboard: it is a web server nobody reads here.
+        ray.init(num_cpus=cfg.workers * cfg.cpus_per_task, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def run_jobs(cfg: ExecutorConfig, jobs: list[Job], logs: Path) -> dict[str, float]:
     """Run the jobs in order; return each job's wall time in seconds (local and ray)."""
+    if cfg.kind == "ray":
+        with ray_session(cfg):
+            return _run_jobs(cfg, jobs, logs)
+    return _run_jobs(cfg, jobs, logs)
+
+
+def _run_jobs(cfg: ExecutorConfig, jobs: list[Job], logs: Path) -> dict[str, float]:
     times: dict[str, float] = {}
     last = None
     for job in jobs:
