@@ -3,12 +3,14 @@
 The suite (pipeline/validate/suite.py) runs in a file-backed GX context kept inside the output
 directory, offline and without analytics (pipeline/env.py). Output (`paths.validation`):
     result.json     the GX validation result
+    gate.json       the verdict and a hash of what was validated (deterministic: a DVC dependency)
     gx/             the GX project, with Data Docs under gx/uncommitted/data_docs/local_site/
 A failing suite raises ValidationFailed (exit 2) naming the failed expectations and the result
 path; the output then stays in `<validation>.partial/`, which DVC never takes as complete.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -71,7 +73,12 @@ def run(cfg: Config) -> dict:
             raise ValidationFailed(f"{len(failed)}/{len(result['results'])} expectations failed ({names}); "
                                    f"see {artifacts.partial_path(out) / 'result.json'}")
         artifacts.save_config(cfg, work)
-    stats = result["statistics"]
+        stats = result["statistics"]
+        # The GX result carries run ids and times; downstream stages depend on this file instead,
+        # which changes only when the verdict or the validated documents do.
+        gate = {"success": True, "documents": len(df), "expectations": stats["evaluated_expectations"],
+                "content_sha256": hashlib.sha256("\n".join(sorted(df["content_hash"].astype(str))).encode()).hexdigest()}
+        (work / "gate.json").write_text(json.dumps(gate, indent=2) + "\n")
     log.info("validate: %d/%d expectations passed on %d documents", stats["successful_expectations"],
              stats["evaluated_expectations"], len(df))
     return {
