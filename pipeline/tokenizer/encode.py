@@ -79,16 +79,16 @@ def encode_corpus(tok: Tokenizer, batches: Iterator[tuple[list[str], list[bool]]
     with rust_parallelism(), tqdm(total=total_docs, unit="doc", desc="encode", mininterval=2.0) as bar:
         for texts, is_val in batches:
             encodings = tok.encode_batch(texts, add_special_tokens=False)
+            flat: dict[str, list[int]] = {split: [] for split in writers}
+            docs = dict.fromkeys(writers, 0)
+            for enc, val in zip(encodings, is_val):  # one pass, each document to its split
+                split = "val" if val else "train"
+                flat[split] += enc.ids
+                flat[split].append(separator)
+                docs[split] += 1
             for split, writer in writers.items():
-                flat: list[int] = []
-                docs = 0
-                for enc, val in zip(encodings, is_val):
-                    if val == (split == "val"):
-                        flat += enc.ids
-                        flat.append(separator)
-                        docs += 1
-                if docs:
-                    writer.write(np.array(flat, dtype=writer.dtype), docs)
+                if docs[split]:
+                    writer.write(np.array(flat[split], dtype=writer.dtype), docs[split])
             nbytes += sum(len(t.encode("utf-8")) for t in texts)
             bar.update(len(texts))
     for writer in writers.values():
