@@ -8,13 +8,12 @@ same `pipeline.runner.run_stage` the `lmpipe` CLI in dvc.yaml's `cmd` calls.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from pipeline.env import project_root
 
 
-def is_dvc_project(root: Path | None = None) -> bool:
-    return ((root or project_root()) / ".dvc").is_dir() and ((root or project_root()) / "dvc.yaml").exists()
+def is_dvc_project() -> bool:
+    root = project_root()
+    return (root / ".dvc").is_dir() and (root / "dvc.yaml").exists()
 
 
 def _repo():

@@ -63,9 +63,6 @@ def set_profile(profile: str) -> None:
 
 
 def _run(stage_names: list[str], profile: str | None, overrides: list[str] | None) -> dict:
-    unknown = [s for s in stage_names if s not in stages.STAGES]
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown stage (known: {', '.join(stages.STAGES)})")
     if profile:
         set_profile(profile)
     use_dvc = dvc_sync.is_dvc_project()
@@ -84,9 +81,11 @@ def _run(stage_names: list[str], profile: str | None, overrides: list[str] | Non
 def lmpipe(stages_to_run: list[str] | None = None, profile: str | None = None,
            overrides: list[str] | None = None) -> dict:
     """The whole pipeline (or the listed stages, in pipeline order)."""
+    unknown = sorted(set(stages_to_run or []) - set(stages.STAGES))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown stage (known: {', '.join(stages.STAGES)})")
     ordered = [s for s in stages.STAGES if stages_to_run is None or s in stages_to_run]
-    unknown = set(stages_to_run or []) - set(stages.STAGES)
-    return _run(ordered + sorted(unknown), profile, overrides)
+    return _run(ordered, profile, overrides)
 
 
 @flow(name="lmpipe-data")
