@@ -8,8 +8,8 @@ floor on the six-task average by >= 5 points.
     .venv/bin/python bench/glue_quality.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR]
                                            [--max-train N]
 
-A model whose checkpoint is absent is skipped (and listed as such). The floor is the default
-model's architecture (or the cpu-1h one's, or --floor-from's) randomly initialised. Prints a
+A model whose checkpoint is absent is skipped (and listed as such). The floor is the cpu-1h
+model's architecture (else the default one's, or --floor-from's) randomly initialised. Prints a
 markdown table and writes bench/results/glue_quality.json (after every model, so a long run
 that is stopped keeps what it finished).
 """
@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="another checkpoint to score (repeatable)")
     p.add_argument("--floor-from", default=None,
-                   help="checkpoint whose architecture+tokenizer the floor uses (default: --default, else --cpu1h)")
+                   help="checkpoint whose architecture+tokenizer the floor uses (default: --cpu1h, else --default)")
     p.add_argument("--no-minilm", action="store_true", help="skip the MiniLM baseline")
     p.add_argument("--max-train", type=int, default=None, help="override train.max_train_examples")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
@@ -57,7 +57,8 @@ def main() -> None:
     present = {k: str(resolve_path(v)) for k, v in candidates.items() if v and (resolve_path(v) / "config.json").exists()}
     skipped = [k for k in candidates if k not in present]
     models = []
-    floor_from = args.floor_from or next(iter(present.values()), None)
+    # The goal compares cpu-1h with the floor: by default the floor is its architecture.
+    floor_from = args.floor_from or present.get("cpu-1h") or next(iter(present.values()), None)
     if floor_from:
         models.append({"name": "floor", "checkpoint": str(resolve_path(floor_from)), "init": "random"})
     models += [{"name": k, "checkpoint": v} for k, v in present.items()]

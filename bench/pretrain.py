@@ -74,11 +74,14 @@ def trainer_child(mode: str, root: str, profile: str, steps: int, warmup: int) -
         def step(i):
             b = batches[i]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-                out = model(input_ids=b["input_ids"], token_type_ids=b["token_type_ids"])
-                logits = out.logits if hasattr(out, "logits") else out.prediction_logits
-                loss = F.cross_entropy(logits.flatten(0, 1).float(), b["labels"].flatten())
-                if "pair_label" in b:
-                    loss = loss + F.cross_entropy(out.seq_relationship_logits.float(), b["pair_label"])
+                if model.config.model_type == "modernbert":  # the library's own sparse MLM loss
+                    loss = model(input_ids=b["input_ids"], labels=b["labels"]).loss
+                else:
+                    out = model(input_ids=b["input_ids"], token_type_ids=b["token_type_ids"])
+                    logits = out.logits if hasattr(out, "logits") else out.prediction_logits
+                    loss = F.cross_entropy(logits.flatten(0, 1).float(), b["labels"].flatten())
+                    if "pair_label" in b:
+                        loss = loss + F.cross_entropy(out.seq_relationship_logits.float(), b["pair_label"])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()

@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.pretrain import Config, hardware
+from pipeline.pretrain import Arch, Config, hardware
 from pipeline.pretrain.data import IGNORE, Examples, Specials, window_length
 from pipeline.pretrain.optim import lr_factor
 from pipeline.runner import run_stage
@@ -85,8 +85,10 @@ def test_lr_schedule_warms_up_then_decays_to_floor():
 
 
 def test_config_rejects_inconsistent_objective():
-    with pytest.raises(ConfigError, match="pretrain: objective: clm does not fit arch.family=bert"):
-        run_stage("pretrain", ["pretrain.objective=clm", "pretrain.pair_objective=none"], PARAMS)
+    with pytest.raises(ConfigError, match="pretrain: objective: clm does not fit arch.family=modernbert"):
+        run_stage("pretrain", ["pretrain.objective=clm"], PARAMS)
+    with pytest.raises(ConfigError, match="pair_objective: sop needs arch.family=bert"):
+        run_stage("pretrain", ["pretrain.pair_objective=sop"], PARAMS)
     with pytest.raises(ConfigError, match="arch.hidden_size: 30 is not divisible"):
         run_stage("pretrain", ["pretrain.arch.hidden_size=30"], PARAMS)
 
@@ -97,8 +99,9 @@ def test_cpu_peak_is_derived_from_isa():
         assert "cores x" in how and peak > 1e9
 
 
-def test_stage_trains_and_exports(project, tokenized):
-    metrics = run_stage("pretrain", ["profile=tiny", "pretrain.max_steps=30", *token_paths(tokenized)], PARAMS)
+def test_bert_sop_trains_and_exports(project, tokenized):
+    bert = ["pretrain.arch.family=bert", "pretrain.pair_objective=sop"]
+    metrics = run_stage("pretrain", ["profile=tiny", "pretrain.max_steps=30", *bert, *token_paths(tokenized)], PARAMS)
     out = project / "data" / "model"
     assert (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
     assert not (project / "data" / "model.partial").exists()
@@ -117,6 +120,41 @@ def test_stage_trains_and_exports(project, tokenized):
     clf(**tok("a", "b", return_tensors="pt"), labels=torch.tensor([1])).loss.backward()
     # The trained encoder weights, not fresh ones, are what fine-tuning starts from.
     assert torch.equal(clf.bert.embeddings.word_embeddings.weight, mlm.bert.embeddings.word_embeddings.weight)
+
+
+def test_sparse_prediction_loss_equals_dense():
+    """ModernBERT's decoder on masked positions only gives the full-logits loss, summed the same way."""
+    from pipeline.pretrain.loss import loss_sums
+    from pipeline.pretrain.model import build_model
+
+    cfg = Config(arch=Arch(family="modernbert", hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32)
+    torch.manual_seed(0)
+    model = build_model(cfg, 1000, SP).eval()
+    batch = examples(n=4, seq_len=32).batch([0, 1, 2, 3])
+    sparse, _ = loss_sums(model, batch)
+    model.sparse_prediction = False
+    logits = model(input_ids=batch["input_ids"]).logits
+    dense = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), reduction="sum")
+    assert (batch["labels"] != IGNORE).sum() > 10
+    assert sparse.item() == pytest.approx(dense.item(), rel=1e-5)
+
+
+def test_modernbert_mlm_exports_a_classifier(project, tokenized):
+    metrics = run_stage("pretrain", ["profile=tiny", "pretrain.max_steps=30", *token_paths(tokenized)], PARAMS)
+    assert metrics["model_class"] == "ModernBertForMaskedLM"
+    curve = read_tsv(project / "plots" / "pretrain_loss.tsv")
+    first, last = (np.mean([row[1] for row in rows]) for rows in (curve[:5], curve[-5:]))
+    assert last < first - 0.2, "loss must fall"
+    out = project / "data" / "model"
+    tok = AutoTokenizer.from_pretrained(out)
+    enc = tok("a", "b", return_tensors="pt")
+    assert "token_type_ids" not in enc  # ModernBERT has no segment embeddings
+    mlm = AutoModelForMaskedLM.from_pretrained(out)
+    clf = AutoModelForSequenceClassification.from_pretrained(out, num_labels=2)
+    assert clf.config.classifier_pooling == "mean"
+    clf(**enc, labels=torch.tensor([1])).loss.backward()
+    assert torch.equal(clf.model.embeddings.tok_embeddings.weight, mlm.model.embeddings.tok_embeddings.weight)
+    assert torch.equal(clf.head.dense.weight, mlm.head.dense.weight)
 
 
 def test_causal_lm_llama(tmp_path_factory, shared_data, project):

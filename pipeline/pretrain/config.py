@@ -8,12 +8,12 @@ from typing import Literal
 @dataclass
 class Arch:
     """The network, built from a transformers config class (never downloaded)."""
-    family: Literal["bert", "gpt2", "llama"] = "bert"
+    family: Literal["bert", "modernbert", "gpt2", "llama"] = "bert"  # encoders: mlm; decoders: clm
     hidden_size: int = 256
     layers: int = 4
     heads: int = 4
     kv_heads: int = 0            # llama grouped-query attention; 0 = heads
-    intermediate_size: int = 0   # 0 = 4 x hidden (bert, gpt2) or 8/3 x hidden rounded to 64 (llama)
+    intermediate_size: int = 0   # 0 = 4 x hidden (bert, gpt2) or 8/3 x hidden rounded to 64 (gated MLPs)
     dropout: float = 0.1
     vocab_size: int = 0          # 0 = the tokenizer's; otherwise it must equal it
 
@@ -69,9 +69,9 @@ class Config:
             raise ValueError(f"pair_objective: {self.pair_objective} needs objective=mlm")
         if self.pair_objective != "none" and self.arch.family != "bert":
             raise ValueError(f"pair_objective: {self.pair_objective} needs arch.family=bert")
-        if (self.objective == "mlm") != (self.arch.family == "bert"):
+        if (self.objective == "mlm") != (self.arch.family in ("bert", "modernbert")):
             raise ValueError(f"objective: {self.objective} does not fit arch.family={self.arch.family} "
-                             "(mlm: bert; clm: gpt2 or llama)")
+                             "(mlm: bert or modernbert; clm: gpt2 or llama)")
         if not 0.0 < self.mask_prob < 1.0:
             raise ValueError(f"mask_prob: {self.mask_prob} must be in (0, 1)")
         if len(self.betas) != 2:

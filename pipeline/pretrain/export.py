@@ -1,6 +1,7 @@
 """The output: `save_pretrained` model (safetensors) + its tokenizer, plus the loss curves."""
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import torch
@@ -16,6 +17,8 @@ def save_model(model: torch.nn.Module, tok: PreTrainedTokenizerBase, seq_len: in
     """Loadable with AutoModelForMaskedLM / AutoModelForCausalLM and AutoTokenizer."""
     model.save_pretrained(str(out))  # safetensors; tied embeddings stored once
     tok.model_max_length = seq_len   # the longest input the position embeddings cover
+    if "token_type_ids" not in inspect.signature(model.forward).parameters:  # ModernBERT, decoders
+        tok.model_input_names = [n for n in tok.model_input_names if n != "token_type_ids"]
     tok.save_pretrained(str(out))
 
 
