@@ -6,11 +6,12 @@ and records each model's dev scores and wall time. Goal (issue 5): the cpu-1h mo
 floor on the six-task average by >= 5 points.
 
     .venv/bin/python bench/glue_quality.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR]
-                                           [--max-train N]
+                                           [--max-train N] [--no-floor] [--no-minilm] [--merge]
 
-A model whose checkpoint is absent is skipped (and listed as such). The floor is the cpu-1h
-model's architecture (else the default one's, or --floor-from's) randomly initialised. Prints a
-markdown table and writes bench/results/glue_quality.json (after every model, so a long run
+A model whose checkpoint is absent (or given as '') is skipped and listed as such; --merge keeps
+the rows of models not run now from the existing results, if they had the same budget. The
+floor is the cpu-1h model's architecture (else the default one's, or --floor-from's) randomly
+initialised. Prints a markdown table and writes bench/results/glue_quality.json (after every model, so a long run
 that is stopped keeps what it finished).
 """
 from __future__ import annotations
@@ -40,9 +41,12 @@ def parse_args() -> argparse.Namespace:
                    help="another checkpoint to score (repeatable)")
     p.add_argument("--floor-from", default=None,
                    help="checkpoint whose architecture+tokenizer the floor uses (default: --cpu1h, else --default)")
+    p.add_argument("--no-floor", action="store_true", help="skip the randomly initialised floor")
     p.add_argument("--no-minilm", action="store_true", help="skip the MiniLM baseline")
     p.add_argument("--max-train", type=int, default=None, help="override train.max_train_examples")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the other models' rows of an existing --out measured with the same budget")
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "glue_quality.json"))
     return p.parse_args()
 
@@ -52,14 +56,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     params = load_params(REPO / "params.yaml", {"profile": "default"})
     base = stage_config("finetune", Config, params)
-    candidates = {"default": args.default or base.model, "cpu-1h": args.cpu1h,
+    candidates = {"default": base.model if args.default is None else args.default, "cpu-1h": args.cpu1h,
                   **dict(m.split("=", 1) for m in args.model)}
     present = {k: str(resolve_path(v)) for k, v in candidates.items() if v and (resolve_path(v) / "config.json").exists()}
     skipped = [k for k in candidates if k not in present]
     models = []
     # The goal compares cpu-1h with the floor: by default the floor is its architecture.
     floor_from = args.floor_from or present.get("cpu-1h") or next(iter(present.values()), None)
-    if floor_from:
+    if floor_from and not args.no_floor:
         models.append({"name": "floor", "checkpoint": str(resolve_path(floor_from)), "init": "random"})
     models += [{"name": k, "checkpoint": v} for k, v in present.items()]
     if not args.no_minilm:
@@ -68,6 +72,14 @@ def main() -> None:
              **({"epochs": args.epochs} if args.epochs else {})}
     out = REPO / "bench" / "out" / "glue_quality"
     results, times = {}, {}
+    if args.merge and Path(args.out).exists():
+        kept = json.loads(Path(args.out).read_text())
+        if kept["train"] != train or kept["tasks"] != TASKS:
+            raise SystemExit(f"--merge: {args.out} was measured with another budget or task list")
+        for name, row in kept["models"].items():
+            if name not in {m["name"] for m in models}:
+                results[name] = {**row, "tasks": {t: {"metrics": m} for t, m in row["tasks"].items()}}
+                times[name] = row["wall_time_s"]
     for spec in models:  # one stage run per model: its wall time is the model's own
         cfg = build(Config, {"data_root": base.data_root, "glue": base.glue, "model": base.model,
                              "finetune": str(out / spec["name"]), "tasks": TASKS, "models": [spec],
@@ -78,13 +90,15 @@ def main() -> None:
         run(cfg)
         times[spec["name"]] = round(time.perf_counter() - start, 1)
         results[spec["name"]] = json.loads((out / spec["name"] / "glue.json").read_text())["models"][spec["name"]]
-        report = summarize(results, times, train, skipped)
+        report = summarize(results, times, train, [k for k in skipped if k not in results])
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
 
 
 def summarize(results: dict, times: dict, train: dict, skipped: list[str]) -> dict:
+    rank = {"floor": 0, "default": 1, "cpu-1h": 2, "minilm": 4}
+    results = dict(sorted(results.items(), key=lambda kv: rank.get(kv[0], 3)))
     report = {"tasks": TASKS, "split": "dev", "train": train, "skipped": skipped,
               "machine": f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}", "models": {
                   name: {"checkpoint": r["checkpoint"], "init": r["init"], "glue_score": r["glue_score"],
