@@ -26,7 +26,7 @@ def build_model(cfg, vocab_size: int, specials) -> PreTrainedModel:
         # Pre-LN, rotary positions, GeGLU, no biases (Warner et al. 2024). On this corpus it leaves
         # the MLM unigram plateau (~7.2 nats) within ~100 steps where post-LN BERT with learned
         # positions was still on it after 400 (bench/README.md). Sparse prediction runs the
-        # decoder on the masked tokens only: 2.6x BERT's tokens/s at 4 x 256, vocab 8192.
+        # decoder on the masked tokens only: 1.8x BERT's tokens/s at 4 x 256, vocab 8192.
         config = ModernBertConfig(hidden_size=a.hidden_size, num_hidden_layers=a.layers,
                                   num_attention_heads=a.heads, intermediate_size=glu_intermediate(a),
                                   max_position_embeddings=cfg.seq_len, layer_types=["full_attention"] * a.layers,
