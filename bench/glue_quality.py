@@ -71,15 +71,13 @@ def main() -> None:
     train = {**vars(base.train), **({"max_train_examples": args.max_train} if args.max_train else {}),
              **({"epochs": args.epochs} if args.epochs else {})}
     out = REPO / "bench" / "out" / "glue_quality"
-    results, times = {}, {}
+    rows = {}  # model name -> its row of the report
     if args.merge and Path(args.out).exists():
         kept = json.loads(Path(args.out).read_text())
         if kept["train"] != train or kept["tasks"] != TASKS:
             raise SystemExit(f"--merge: {args.out} was measured with another budget or task list")
-        for name, row in kept["models"].items():
-            if name not in {m["name"] for m in models}:
-                results[name] = {**row, "tasks": {t: {"metrics": m} for t, m in row["tasks"].items()}}
-                times[name] = row["wall_time_s"]
+        running = {m["name"] for m in models}
+        rows = {name: row for name, row in kept["models"].items() if name not in running}
     for spec in models:  # one stage run per model: its wall time is the model's own
         cfg = build(Config, {"data_root": base.data_root, "glue": base.glue, "model": base.model,
                              "finetune": str(out / spec["name"]), "tasks": TASKS, "models": [spec],
@@ -88,24 +86,26 @@ def main() -> None:
                              "plot": str(out / spec["name"] / "glue.csv")}, prefix="finetune")
         start = time.perf_counter()
         run(cfg)
-        times[spec["name"]] = round(time.perf_counter() - start, 1)
-        results[spec["name"]] = json.loads((out / spec["name"] / "glue.json").read_text())["models"][spec["name"]]
-        report = summarize(results, times, train, [k for k in skipped if k not in results])
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(table(report))
+        seconds = round(time.perf_counter() - start, 1)
+        r = json.loads((out / spec["name"] / "glue.json").read_text())["models"][spec["name"]]
+        rows[spec["name"]] = {"checkpoint": r["checkpoint"], "init": r["init"], "glue_score": r["glue_score"],
+                              "wall_time_s": seconds, "tasks": {t: r["tasks"][t]["metrics"] for t in TASKS}}
+        save(summarize(rows, train, skipped), Path(args.out))  # after every model
+    print(table(summarize(rows, train, skipped)))
 
 
-def summarize(results: dict, times: dict, train: dict, skipped: list[str]) -> dict:
+def save(report: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def summarize(rows: dict, train: dict, skipped: list[str]) -> dict:
     rank = {"floor": 0, "default": 1, "cpu-1h": 2, "minilm": 4}
-    results = dict(sorted(results.items(), key=lambda kv: rank.get(kv[0], 3)))
-    report = {"tasks": TASKS, "split": "dev", "train": train, "skipped": skipped,
-              "machine": f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}", "models": {
-                  name: {"checkpoint": r["checkpoint"], "init": r["init"], "glue_score": r["glue_score"],
-                         "wall_time_s": times[name], "tasks": {t: r["tasks"][t]["metrics"] for t in TASKS}}
-                  for name, r in results.items()}}
-    if "floor" in results and "cpu-1h" in results:
-        report["cpu1h_minus_floor"] = round(results["cpu-1h"]["glue_score"] - results["floor"]["glue_score"], 2)
+    report = {"tasks": TASKS, "split": "dev", "train": train, "skipped": [k for k in skipped if k not in rows],
+              "machine": f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+              "models": dict(sorted(rows.items(), key=lambda kv: rank.get(kv[0], 3)))}
+    if "floor" in rows and "cpu-1h" in rows:
+        report["cpu1h_minus_floor"] = round(rows["cpu-1h"]["glue_score"] - rows["floor"]["glue_score"], 2)
     return report
 
 
