@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from pipeline.config import build, load_params, resolve_path, stage_config
 from pipeline.finetune import Config, run
@@ -45,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-minilm", action="store_true", help="skip the MiniLM baseline")
     p.add_argument("--max-train", type=int, default=None, help="override train.max_train_examples")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any finetune.train key, e.g. lr=3e-4 (YAML value; repeatable)")
+    p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated subset, for exploring a budget")
     p.add_argument("--merge", action="store_true",
                    help="keep the other models' rows of an existing --out measured with the same budget")
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "glue_quality.json"))
@@ -69,18 +73,20 @@ def main() -> None:
     if not args.no_minilm:
         models.append({"name": "minilm", "checkpoint": "minilm"})
     train = {**vars(base.train), **({"max_train_examples": args.max_train} if args.max_train else {}),
-             **({"epochs": args.epochs} if args.epochs else {})}
+             **({"epochs": args.epochs} if args.epochs else {}),
+             **{k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.train)}}
+    tasks = args.tasks.split(",")
     out = REPO / "bench" / "out" / "glue_quality"
     rows = {}  # model name -> its row of the report
     if args.merge and Path(args.out).exists():
         kept = json.loads(Path(args.out).read_text())
-        if kept["train"] != train or kept["tasks"] != TASKS:
+        if kept["train"] != train or kept["tasks"] != tasks:
             raise SystemExit(f"--merge: {args.out} was measured with another budget or task list")
         running = {m["name"] for m in models}
         rows = {name: row for name, row in kept["models"].items() if name not in running}
     for spec in models:  # one stage run per model: its wall time is the model's own
         cfg = build(Config, {"data_root": base.data_root, "glue": base.glue, "model": base.model,
-                             "finetune": str(out / spec["name"]), "tasks": TASKS, "models": [spec],
+                             "finetune": str(out / spec["name"]), "tasks": tasks, "models": [spec],
                              "train": train, "write_submission": False,
                              "glue_metrics": str(out / spec["name"] / "glue.json"),
                              "plot": str(out / spec["name"] / "glue.csv")}, prefix="finetune")
@@ -89,9 +95,9 @@ def main() -> None:
         seconds = round(time.perf_counter() - start, 1)
         r = json.loads((out / spec["name"] / "glue.json").read_text())["models"][spec["name"]]
         rows[spec["name"]] = {"checkpoint": r["checkpoint"], "init": r["init"], "glue_score": r["glue_score"],
-                              "wall_time_s": seconds, "tasks": {t: r["tasks"][t]["metrics"] for t in TASKS}}
-        save(summarize(rows, train, skipped), Path(args.out))  # after every model
-    print(table(summarize(rows, train, skipped)))
+                              "wall_time_s": seconds, "tasks": {t: r["tasks"][t]["metrics"] for t in tasks}}
+        save(summarize(rows, train, tasks, skipped), Path(args.out))  # after every model
+    print(table(summarize(rows, train, tasks, skipped)))
 
 
 def save(report: dict, path: Path) -> None:
@@ -99,9 +105,9 @@ def save(report: dict, path: Path) -> None:
     path.write_text(json.dumps(report, indent=2) + "\n")
 
 
-def summarize(rows: dict, train: dict, skipped: list[str]) -> dict:
+def summarize(rows: dict, train: dict, tasks: list[str], skipped: list[str]) -> dict:
     rank = {"floor": 0, "default": 1, "cpu-1h": 2, "minilm": 4}
-    report = {"tasks": TASKS, "split": "dev", "train": train, "skipped": [k for k in skipped if k not in rows],
+    report = {"tasks": tasks, "split": "dev", "train": train, "skipped": [k for k in skipped if k not in rows],
               "machine": f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
               "models": dict(sorted(rows.items(), key=lambda kv: rank.get(kv[0], 3)))}
     if "floor" in rows and "cpu-1h" in rows:
@@ -110,7 +116,7 @@ def summarize(rows: dict, train: dict, skipped: list[str]) -> dict:
 
 
 def table(report: dict) -> str:
-    head = ["model", "6-task avg"] + [DISPLAY[t] for t in report["tasks"]] + ["wall time"]
+    head = ["model", f"{len(report['tasks'])}-task avg"] + [DISPLAY[t] for t in report["tasks"]] + ["wall time"]
     rows = [head, ["---"] * len(head)]
     for name, r in report["models"].items():
         cells = ["/".join(f"{v:.1f}" for v in r["tasks"][t].values()) for t in report["tasks"]]
