@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
-from pipeline.config import build, load_params, resolve_path, stage_config
+from pipeline.config import build, load_params, parse_overrides, resolve_path, stage_config
 from pipeline.finetune import Config, run
 from pipeline.finetune.report_card import DISPLAY
 
@@ -74,7 +73,7 @@ def main() -> None:
         models.append({"name": "minilm", "checkpoint": "minilm"})
     train = {**vars(base.train), **({"max_train_examples": args.max_train} if args.max_train else {}),
              **({"epochs": args.epochs} if args.epochs else {}),
-             **{k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in args.train)}}
+             **parse_overrides(args.train)}  # parsed as `--set` values are
     tasks = args.tasks.split(",")
     out = REPO / "bench" / "out" / "glue_quality"
     rows = {}  # model name -> its row of the report
