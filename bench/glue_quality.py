@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import torch
 
 from pipeline.config import build, load_params, parse_overrides, resolve_path, stage_config
 from pipeline.finetune import Config, run
+from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune.report_card import DISPLAY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,6 +97,11 @@ def main() -> None:
         r = json.loads((out / spec["name"] / "glue.json").read_text())["models"][spec["name"]]
         rows[spec["name"]] = {"checkpoint": r["checkpoint"], "init": r["init"], "glue_score": r["glue_score"],
                               "wall_time_s": seconds, "tasks": {t: r["tasks"][t]["metrics"] for t in tasks}}
+        if len(train["seeds"]) > 1:  # the GLUE score of each seed, and the tasks' spread
+            rows[spec["name"]]["glue_score_per_seed"] = [
+                glue_metrics.glue_score({t: glue_metrics.task_score(r["tasks"][t]["per_seed"][i]) for t in tasks})
+                for i in range(len(train["seeds"]))]
+            rows[spec["name"]]["std"] = {t: r["tasks"][t]["std"] for t in tasks}
         save(summarize(rows, train, tasks, skipped), Path(args.out))  # after every model
     print(table(summarize(rows, train, tasks, skipped)))
 
@@ -111,6 +118,11 @@ def summarize(rows: dict, train: dict, tasks: list[str], skipped: list[str]) -> 
               "models": dict(sorted(rows.items(), key=lambda kv: rank.get(kv[0], 3)))}
     if "floor" in rows and "cpu-1h" in rows:
         report["cpu1h_minus_floor"] = round(rows["cpu-1h"]["glue_score"] - rows["floor"]["glue_score"], 2)
+        pairs = list(zip(rows["cpu-1h"].get("glue_score_per_seed", []), rows["floor"].get("glue_score_per_seed", [])))
+        if len(pairs) > 1:  # same seed = same held-out slice and train order for both models
+            gaps = [a - b for a, b in pairs]
+            report["cpu1h_minus_floor_per_seed"] = [round(g, 2) for g in gaps]
+            report["cpu1h_minus_floor_std"] = round(statistics.stdev(gaps), 2)
     return report
 
 

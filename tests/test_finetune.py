@@ -116,6 +116,9 @@ def test_finetune_end_to_end(tiny_setup, project):
         mrpc = res["tasks"]["mrpc"]
         assert set(mrpc["metrics"]) == {"f1", "accuracy"} and set(mrpc["std"]) == {"f1", "accuracy"}
         assert mrpc["train_examples"] == 40 and len(mrpc["heldout_score"]) == 2
+        # the mean is over the seeds recorded one by one
+        per_seed = [m["f1"] for m in mrpc["per_seed"]]
+        assert len(per_seed) == 2 and abs(sum(per_seed) / 2 - mrpc["metrics"]["f1"]) < 0.01
         assert all(1 <= e <= 2 for e in mrpc["epochs_run"])
         for task, n_test in (("CoLA", 79), ("MRPC", 79), ("STS-B", 79)):
             lines = (out / model / "submission" / f"{task}.tsv").read_text().splitlines()

@@ -115,7 +115,8 @@ def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path, hp: HPa
     tests = (task.test + tuple(extra_test)) if cfg.write_submission else ()
     runs = [finetune(task, data, checkpoint, spec.init, hp, seed, model_dir / "_work" / f"{task.name}-{seed}",
                      task.dev + tests) for seed in hp.seeds]
-    means, stds = _mean_std([_dev_metrics(task, data, r.predictions) for r in runs])
+    per_seed = [_dev_metrics(task, data, r.predictions) for r in runs]
+    means, stds = _mean_std(per_seed)
     best = max(runs, key=lambda r: r.heldout_score)
     for split in task.dev:
         write_dev_predictions(task, split, data[split], best.predictions[split], model_dir / "predictions")
@@ -127,6 +128,7 @@ def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path, hp: HPa
               "train_examples": runs[0].train_examples, "time_s": round(time.perf_counter() - start, 1)}
     if stds:
         result["std"] = stds
+        result["per_seed"] = per_seed  # in seed order: a GLUE score per seed, paired across models
     return result
 
 
