@@ -74,12 +74,12 @@ def load_params(params_path: str | Path | None = None, overrides: dict | None = 
     params = _read_yaml(params_path)
     overrides = overrides or {}
     profile = overrides.get("profile", params.get("profile", "default"))
-    if profile and profile != "default":
-        profile_file = params_path.parent / "profiles" / f"{profile}.yaml"
-        if not profile_file.exists():
-            known = sorted(p.stem for p in (params_path.parent / "profiles").glob("*.yaml"))
-            raise ConfigError(f"profile: unknown profile {profile!r} (known: default, {', '.join(known)})")
+    profile_file = params_path.parent / "profiles" / f"{profile}.yaml"
+    if profile_file.exists():  # profiles/default.yaml is empty: dvc.yaml depends on the active file
         params = deep_merge(params, _read_yaml(profile_file))
+    elif profile != "default":
+        known = sorted({"default", *(p.stem for p in (params_path.parent / "profiles").glob("*.yaml"))})
+        raise ConfigError(f"profile: unknown profile {profile!r} (known: {', '.join(known)})")
     params = deep_merge(params, overrides)
     params["profile"] = profile
     if os.environ.get("LMPIPE_DATA"):

@@ -28,6 +28,21 @@ def test_second_repro_is_up_to_date(tiny_repro):
     assert "up to date" in out, out
 
 
+def test_only_the_active_profile_file_is_a_dependency(tiny_repro):
+    """Editing another profile (cpu-1h) reruns nothing; editing the active one (tiny) reruns all."""
+    for name, stale in (("cpu-1h", False), ("tiny", True)):
+        profile = tiny_repro / "profiles" / f"{name}.yaml"
+        original = profile.read_text()
+        try:
+            profile.write_text(original + "\n# edited\n")
+            out = sh(["dvc", "status"], tiny_repro).stdout
+            assert ("up to date" not in out) == stale, (name, out)
+            if stale:
+                assert "profiles/tiny.yaml" in out and "ingest" in out, out
+        finally:
+            profile.write_text(original)
+
+
 def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro):
     params = tiny_repro / "params.yaml"
     original = params.read_text()
