@@ -6,13 +6,16 @@ and records each model's dev scores and wall time. Goal (issue 5): the cpu-1h mo
 floor on the six-task average by >= 5 points.
 
     .venv/bin/python bench/glue_quality.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR]
-                                           [--max-train N] [--no-floor] [--no-minilm] [--merge]
+                                           [--max-train N] [--train KEY=VALUE] [--tasks a,b]
+                                           [--no-floor] [--no-minilm] [--merge]
 
-A model whose checkpoint is absent (or given as '') is skipped and listed as such; --merge keeps
-the rows of models not run now from the existing results, if they had the same budget. The
-floor is the cpu-1h model's architecture (else the default one's, or --floor-from's) randomly
-initialised. Prints a markdown table and writes bench/results/glue_quality.json (after every model, so a long run
-that is stopped keeps what it finished).
+With several seeds (`--train 'seeds=[0,1,2]'`) each model's GLUE score per seed and the paired
+cpu-1h - floor gap per seed are recorded too. A model whose checkpoint is absent (or given as
+'') is skipped and listed as such; --merge keeps the rows of models not run now from the
+existing results, if they had the same budget. The floor is the cpu-1h model's architecture
+(else the default one's, or --floor-from's) randomly initialised. Prints a markdown table and
+writes bench/results/glue_quality.json (after every model, so a long run that is stopped keeps
+what it finished).
 """
 from __future__ import annotations
 
