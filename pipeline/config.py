@@ -78,8 +78,8 @@ def load_params(params_path: str | Path | None = None, overrides: dict | None = 
     if profile_file.exists():  # profiles/default.yaml is empty: dvc.yaml depends on the active file
         params = deep_merge(params, _read_yaml(profile_file))
     elif profile != "default":
-        known = sorted({"default", *(p.stem for p in (params_path.parent / "profiles").glob("*.yaml"))})
-        raise ConfigError(f"profile: unknown profile {profile!r} (known: {', '.join(known)})")
+        others = sorted(p.stem for p in (params_path.parent / "profiles").glob("*.yaml") if p.stem != "default")
+        raise ConfigError(f"profile: unknown profile {profile!r} (known: {', '.join(['default', *others])})")
     params = deep_merge(params, overrides)
     params["profile"] = profile
     if os.environ.get("LMPIPE_DATA"):
