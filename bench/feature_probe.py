@@ -5,7 +5,8 @@ the frozen encoder shows directly what pretraining contributed, against the floo
 architecture randomly initialised) and MiniLM. Two tasks: SST-2 and STS-B carry 88% of
 MiniLM's lead over the floor in bench/results/glue_quality_3seeds.json.
 
-    .venv/bin/python bench/feature_probe.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR] [--no-minilm]
+    .venv/bin/python bench/feature_probe.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR]
+                                            [--no-floor] [--no-minilm]   (models: bench/checkpoints.py)
 
 Features: the mean over tokens of the embedding layer's and the last layer's hidden states.
   SST-2  logistic regression on the fine-tuning budget's own train slice (seed 0: same held-out
@@ -27,7 +28,8 @@ from scipy.stats import pearsonr
 from sklearn.linear_model import LogisticRegression, Ridge
 from transformers import AutoConfig, AutoModel
 
-from pipeline.config import load_params, resolve_path, stage_config
+import checkpoints  # bench/checkpoints.py
+from pipeline.config import load_params, stage_config
 from pipeline.sources import data_root_path
 from pipeline.finetune import Config
 from pipeline.finetune.loaders import load_task
@@ -41,10 +43,7 @@ LAYERS = {"embeddings": 0, "last": -1}
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--default", default=None, help="default-profile checkpoint (default: params paths.model)")
-    p.add_argument("--cpu1h", default=None, help="checkpoint of the cpu-1h pretraining profile")
-    p.add_argument("--model", action="append", default=[], metavar="NAME=DIR", help="another checkpoint (repeatable)")
-    p.add_argument("--no-minilm", action="store_true", help="skip the MiniLM baseline")
+    checkpoints.add_arguments(p)
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "feature_probe.json"))
     return p.parse_args()
 
@@ -96,16 +95,10 @@ def main() -> None:
         splits = load_task(TASKS[name], root, base.source, ("train", "dev"))
         train, _heldout = split_heldout(splits["train"], base.hparams[name], seed=hp.seeds[0])
         data[name] = (train, splits["dev"])
-    candidates = {"default": base.model if args.default is None else args.default, "cpu-1h": args.cpu1h,
-                  **dict(m.split("=", 1) for m in args.model)}
-    present = {k: resolve_path(v) for k, v in candidates.items() if v and (resolve_path(v) / "config.json").exists()}
-    # The floor: the cpu-1h architecture (else the first model's), weights from torch's init.
-    models = [("floor", present.get("cpu-1h") or next(iter(present.values())), "random")]
-    models += [(k, v, "pretrained") for k, v in present.items()]
-    if not args.no_minilm:
-        models.append(("minilm", resolve_checkpoint("minilm", base.model), "pretrained"))
+    models, _skipped = checkpoints.models(args, base.model)
     rows = {}
-    for name, path, init in models:
+    for spec in models:
+        name, path, init = spec["name"], resolve_checkpoint(spec["checkpoint"], base.model), spec["init"]
         start = time.perf_counter()
         torch.manual_seed(0)
         model = (AutoModel.from_config(AutoConfig.from_pretrained(str(path))) if init == "random"

@@ -10,12 +10,11 @@ floor on the six-task average by >= 5 points.
                                            [--no-floor] [--no-minilm] [--merge]
 
 With several seeds (`--train 'seeds=[0,1,2]'`) each model's GLUE score per seed and the paired
-cpu-1h - floor gap per seed are recorded too. A model whose checkpoint is absent (or given as
-'') is skipped and listed as such; --merge keeps the rows of models not run now from the
-existing results, if they had the same budget. The floor is the cpu-1h model's architecture
-(else the default one's, or --floor-from's) randomly initialised. Prints a markdown table and
-writes bench/results/glue_quality.json (after every model, so a long run that is stopped keeps
-what it finished).
+cpu-1h - floor gap per seed are recorded too. Models and the floor are chosen as
+bench/checkpoints.py says; --merge keeps the rows of models not run now from the existing
+results, if they had the same budget. Prints a markdown table and writes
+bench/results/glue_quality.json (after every model, so a long run that is stopped keeps what it
+finished).
 """
 from __future__ import annotations
 
@@ -29,7 +28,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.config import build, load_params, parse_overrides, resolve_path, stage_config
+import checkpoints  # bench/checkpoints.py
+from pipeline.config import build, load_params, parse_overrides, stage_config
 from pipeline.finetune import Config, run
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune.report_card import DISPLAY
@@ -40,14 +40,7 @@ TASKS = ["cola", "sst2", "mrpc", "stsb", "rte", "wnli"]
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--default", default=None, help="default-profile checkpoint (default: params paths.model)")
-    p.add_argument("--cpu1h", default=None, help="checkpoint of the cpu-1h pretraining profile")
-    p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
-                   help="another checkpoint to score (repeatable)")
-    p.add_argument("--floor-from", default=None,
-                   help="checkpoint whose architecture+tokenizer the floor uses (default: --cpu1h, else --default)")
-    p.add_argument("--no-floor", action="store_true", help="skip the randomly initialised floor")
-    p.add_argument("--no-minilm", action="store_true", help="skip the MiniLM baseline")
+    checkpoints.add_arguments(p)
     p.add_argument("--max-train", type=int, default=None, help="override train.max_train_examples")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
@@ -64,18 +57,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     params = load_params(REPO / "params.yaml", {"profile": "default"})
     base = stage_config("finetune", Config, params)
-    candidates = {"default": base.model if args.default is None else args.default, "cpu-1h": args.cpu1h,
-                  **dict(m.split("=", 1) for m in args.model)}
-    present = {k: str(resolve_path(v)) for k, v in candidates.items() if v and (resolve_path(v) / "config.json").exists()}
-    skipped = [k for k in candidates if k not in present]
-    models = []
-    # The goal compares cpu-1h with the floor: by default the floor is its architecture.
-    floor_from = args.floor_from or present.get("cpu-1h") or next(iter(present.values()), None)
-    if floor_from and not args.no_floor:
-        models.append({"name": "floor", "checkpoint": str(resolve_path(floor_from)), "init": "random"})
-    models += [{"name": k, "checkpoint": v} for k, v in present.items()]
-    if not args.no_minilm:
-        models.append({"name": "minilm", "checkpoint": "minilm"})
+    models, skipped = checkpoints.models(args, base.model)
     train = {**vars(base.train), **({"max_train_examples": args.max_train} if args.max_train else {}),
              **({"epochs": args.epochs} if args.epochs else {}),
              **parse_overrides(args.train)}  # parsed as `--set` values are
