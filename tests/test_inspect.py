@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.inspect import summaries
-from pipeline.inspect.state import headline, pipeline_state
+from pipeline.inspect.state import format_headline, headline, pipeline_state
 
 PATHS = {"docs": "data/docs", "curated": "data/curated", "tokens": "data/tokens",
          "tokenizer": "data/tokenizer", "report": "data/report"}
@@ -53,8 +53,14 @@ def test_loss_curve_summary(project):
 def test_pipeline_state_outside_dvc(project):
     write_metrics(project, "ingest", {"docs_out": 42, "wall_time_s": 1.0})
     rows = {r["stage"]: r for r in pipeline_state()}
-    assert rows["ingest"]["headline"] == "docs_out=42" and rows["ingest"]["up_to_date"] is None
+    assert rows["ingest"]["headline"] == "documents 42" and rows["ingest"]["up_to_date"] is None
     assert rows["curate"]["ran"] is False
+
+
+def test_headline_is_named_and_rounded():
+    assert format_headline("val_loss", 4.956788958101336) == "val loss 4.957"
+    assert format_headline("docs_kept", 12345) == "documents kept 12,345"
+    assert format_headline("glue_score", {"pipeline": 39.4412, "minilm": 54.65}) == "GLUE pipeline 39.4, minilm 54.6"
 
 
 def test_headline_falls_back_on_first_number():

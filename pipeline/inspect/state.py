@@ -31,6 +31,25 @@ def dvc_changed_stages() -> dict[str, list] | None:
         return repo.status()
 
 
+# What a headline key is called on screen; keys not listed are shown as they are.
+HEADLINE_NAMES = {"docs_out": "documents", "docs_kept": "documents kept", "success": "checks passed",
+                  "vocab_size": "vocabulary", "final_val_loss": "val loss", "val_loss": "val loss",
+                  "final_loss": "train loss", "glue_score": "GLUE"}
+
+
+def format_headline(key: str, value: object) -> str:
+    """`val loss 4.959`, `GLUE pipeline 37.6, minilm 54.6`: named, rounded, one line."""
+    def number(v: object) -> str:
+        if isinstance(v, float):
+            return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.4g}"
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+    name = HEADLINE_NAMES.get(key, key.replace("_", " "))
+    if isinstance(value, dict):
+        return f"{name} " + ", ".join(f"{k} {number(v)}" for k, v in value.items())
+    return f"{name} {number(value)}"
+
+
 def headline(stage: str, metrics: dict) -> tuple[str, object] | None:
     for key in HEADLINE_KEYS.get(stage, []):
         if key in metrics:
@@ -51,6 +70,6 @@ def pipeline_state() -> list[dict]:
         if path.exists():
             row["last_run"] = dt.datetime.fromtimestamp(path.stat().st_mtime).isoformat(timespec="seconds")
             found = headline(stage, json.loads(path.read_text()))
-            row["headline"] = f"{found[0]}={found[1]}" if found else None
+            row["headline"] = format_headline(*found) if found else None
         rows.append(row)
     return rows
