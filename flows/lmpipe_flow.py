@@ -23,11 +23,11 @@ from pipeline.config import load_params, resolve_path
 from pipeline.errors import ConfigError
 from pipeline.runner import run_stage
 
-DATA_STAGES = ["ingest", "curate", "validate"]
+DATA_STAGES = ["fetch", "ingest", "curate", "validate"]
 MODEL_STAGES = ["tokenizer", "pretrain"]
 EVAL_STAGES = ["finetune", "report"]
 # Downloads can fail transiently; the compute stages fail for reasons a retry does not fix.
-RETRIES = {"ingest": 2}
+RETRIES = {"fetch": 2, "ingest": 2}
 
 
 @task(retry_delay_seconds=exponential_backoff(backoff_factor=10))

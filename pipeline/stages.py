@@ -6,6 +6,7 @@ from types import ModuleType
 
 # name -> (module, one-line description for `lmpipe --help`)
 STAGES: dict[str, tuple[str, str]] = {
+    "fetch": ("pipeline.fetch", "check the input data under data_root; download public copies (profile public)"),
     "ingest": ("pipeline.ingest", "Wikipedia dumps and Common Crawl WARC/WET -> documents (parquet)"),
     "curate": ("pipeline.curate", "quality filters and dedup (datatrove); every drop has a reason"),
     "validate": ("pipeline.validate", "Great Expectations gate on the curated documents"),

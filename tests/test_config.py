@@ -120,7 +120,7 @@ def test_cli_reports_bad_param_in_one_line(tmp_path):
 def test_cli_help_lists_stages():
     proc = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
-    for stage in ("ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"):
+    for stage in ("fetch", "ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"):
         assert stage in proc.stdout
 
 

@@ -8,7 +8,7 @@ import yaml
 from conftest import make_project_copy, sh
 
 pytestmark = pytest.mark.slow
-STAGES = ["ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"]
+STAGES = ["fetch", "ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"]
 
 
 def test_dvc_repro_runs_every_stage_and_writes_metrics(tiny_repro):

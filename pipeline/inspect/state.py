@@ -10,6 +10,7 @@ from pipeline.stages import STAGES
 
 # The one number a user looks at first, per stage (first key present wins).
 HEADLINE_KEYS = {
+    "fetch": ["files"],
     "ingest": ["docs_out", "docs", "docs_kept"],
     "curate": ["docs_kept", "kept", "docs_out"],
     "validate": ["success", "passed"],
@@ -32,7 +33,7 @@ def dvc_changed_stages() -> dict[str, list] | None:
 
 
 # What a headline key is called on screen; keys not listed are shown as they are.
-HEADLINE_NAMES = {"docs_out": "documents", "docs_kept": "documents kept", "success": "checks passed",
+HEADLINE_NAMES = {"files": "input files", "docs_out": "documents", "docs_kept": "documents kept", "success": "checks passed",
                   "vocab_size": "vocabulary", "final_val_loss": "val loss", "val_loss": "val loss",
                   "final_loss": "train loss", "glue_score": "GLUE"}
 

@@ -41,6 +41,10 @@ def language_mix(path: Path) -> dict[str, int]:
     return dict(counts.most_common())
 
 
+def fetch(paths: dict) -> dict:
+    return {"metrics": load_metrics("fetch")}
+
+
 def ingest(paths: dict) -> dict:
     docs = resolve_path(paths["docs"])
     return {"metrics": load_metrics("ingest"), "language_mix": language_mix(docs)}
@@ -122,5 +126,5 @@ def report(paths: dict) -> dict:
             "report": str(resolve_path(paths["report"]) / "report.md")}
 
 
-SUMMARIES = {"ingest": ingest, "curate": curate, "validate": validate, "tokenizer": tokenizer,
+SUMMARIES = {"fetch": fetch, "ingest": ingest, "curate": curate, "validate": validate, "tokenizer": tokenizer,
              "pretrain": pretrain, "finetune": finetune, "report": report}
