@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:  `make repro` (env + full pipeline)  and  `make test`.
 # Everything is installed from the repository and the package index, nothing else: the guard test
-# (tests/test_setup_sources.py) fails on any direct reference in the lock, pyproject or here.
+# (tests/test_setup_sources.py, pipeline/setup_check.py) fails on any direct reference in the lock, pyproject or here.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -46,6 +46,6 @@ lock:
 	$(LOCK_VENV)/bin/pip install -q --no-cache-dir torch==2.13.0
 	$(LOCK_VENV)/bin/pip install -q --no-cache-dir -e '.[dev]'
 	$(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -v '^pip==' > requirements.lock.new
-	$(LOCK_VENV)/bin/python -m pipeline.setup_sources requirements.lock.new
+	$(LOCK_VENV)/bin/python -m pipeline.setup_check requirements.lock.new
 	mv requirements.lock.new requirements.lock
 	rm -rf $(LOCK_VENV)
