@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from pipeline.env import cpu_model  # noqa: E402  (after the sys.path insert)
 DATA = Path(os.environ.get("LMPIPE_DATA") or REPO.parent / "shared" / "data")
 LEADS = [DATA / "wikipedia" / "leads" / f"{lang}-leads.parquet" for lang in ("en", "es", "fr")]
 RESULTS = REPO / "bench" / "results" / "pretrain.json"
@@ -185,9 +186,7 @@ def main() -> None:
         best = bench_trainer(root, args.profile, args.steps, args.rounds)
     ours, bare = best["ours"], best["bare"]
     result = {
-        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), "?"),
-        "cores": len(os.sched_getaffinity(0)), "gpu": "none lent to this task", "profile": args.profile,
+        "cpu": cpu_model(), "gpu": "none lent to this task", "profile": args.profile,
         "trainer": {"ours": ours, "bare": bare,
                     "tokens_per_s_ratio": round(ours["tokens_per_s"] / bare["tokens_per_s"], 3),
                     "peak_rss_ratio": round(ours["peak_rss_mb"] / bare["peak_rss_mb"], 3)},

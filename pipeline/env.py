@@ -16,6 +16,17 @@ def project_root() -> Path:
     return Path(os.environ.get("LMPIPE_ROOT") or os.getcwd()).resolve()
 
 
+def cpu_model() -> str:
+    """`Intel(R) Xeon(R) Processor, 2 cores, AMX-BF16`: what the stage times were measured on.
+    The bf16 units matter most: without AMX (AMD EPYC, AVX512-BF16 only) the model stages take
+    about 2x as long, and their bf16 results differ in the last bits."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    name = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")), "unknown CPU")
+    flags = next((l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags")), [])
+    bf16 = "AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "no bf16 units"
+    return f"{name}, {len(os.sched_getaffinity(0))} cores, {bf16}"
+
+
 def network_configured() -> bool:
     """A network is used only when the user says so: LMPIPE_ONLINE=1."""
     return os.environ.get("LMPIPE_ONLINE", "0").lower() in ("1", "true", "yes")

@@ -10,6 +10,7 @@ from typing import Any
 from pipeline import config as configlib
 from pipeline import stages
 from pipeline.artifacts import metrics_path, write_json
+from pipeline.env import cpu_model
 from pipeline.errors import ConfigError
 
 log = logging.getLogger("lmpipe")
@@ -32,7 +33,7 @@ def run_stage(stage: str, overrides: list[str] | dict | None = None,
     cfg = resolve_config(stage, overrides, params_path)
     start = time.perf_counter()
     metrics = stages.load(stage).run(cfg)
-    metrics = {**metrics, "wall_time_s": round(time.perf_counter() - start, 2)}
+    metrics = {**metrics, "wall_time_s": round(time.perf_counter() - start, 2), "cpu": cpu_model()}
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process reports
         write_json(metrics_path(stage), metrics)
     log.info("%s done in %.1fs -> %s", stage, metrics["wall_time_s"], metrics_path(stage))
