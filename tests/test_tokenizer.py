@@ -116,3 +116,39 @@ def test_empty_shards_is_one_line_error(project):
         run_stage("tokenizer", SMALL, PARAMS)
     assert "\n" not in str(err.value)
     assert not (project / "data" / "tokens").exists()
+
+
+def test_mixture_repeats_and_subsamples_by_source():
+    from pipeline.tokenizer.mixture import Mixture, passes
+
+    mix = Mixture({"wiki*": 2.0, "books": 0.25, "web": 0})
+    assert mix.factor("wiki_extract") == 2.0 and mix.factor("news") == 1.0
+    ids = {s: [f"{s}/{i}" for i in range(4000)] for s in ("wiki_extract", "books", "web", "news")}
+    assert {mix.copies(i) for i in ids["wiki_extract"]} == {2}
+    assert {mix.copies(i) for i in ids["web"]} == {0}
+    kept = sum(mix.copies(i) for i in ids["books"])
+    assert 900 < kept < 1100 and kept == sum(mix.copies(i) for i in ids["books"])  # stable coin
+    for source, doc_ids in ids.items():
+        for i in doc_ids:
+            mix.count(i, 10, mix.copies(i))
+    summary = mix.summary()
+    assert summary["wiki_extract"]["stream_tokens"] == 2 * summary["wiki_extract"]["unique_tokens"] == 80000
+    assert summary["web"]["stream_tokens"] == 0
+    # Drawing as many tokens as the stream holds: two passes over wiki, one over news, 1/4 over books.
+    p = passes(summary, sum(r["stream_tokens"] for r in summary.values()))
+    assert p["wiki_extract"] == 2.0 and p["news"] == 1.0 and abs(p["books"] - kept / 4000) < 1e-3
+
+
+def test_mixture_factor_must_not_be_negative():
+    with pytest.raises(ConfigError, match="tokenizer: mixture.books: a repeat factor must be >= 0"):
+        run_stage("tokenizer", ["tokenizer.mixture={books: -1}"], PARAMS)
+
+
+def test_stage_writes_the_mixture_into_the_stream(project, shared_data):
+    make_corpus(project, shared_data)
+    once = run_stage("tokenizer", SMALL, PARAMS)
+    twice = run_stage("tokenizer", SMALL + ["tokenizer.mixture={'*': 2.0}"], PARAMS)
+    assert twice["train_tokens"] == 2 * once["train_tokens"] and twice["val_tokens"] == once["val_tokens"]
+    index = json.loads((project / "data" / "tokens" / "index.json").read_text())
+    (row,) = index["mixture"].values()  # the leads' ids carry no source prefix: one group
+    assert row["stream_tokens"] == 2 * row["unique_tokens"] == twice["train_tokens"]

@@ -14,6 +14,7 @@ from pipeline.config import resolve_path
 from pipeline.errors import InputError
 from pipeline.tokenizer import corpus, encode, train
 from pipeline.tokenizer.config import Config
+from pipeline.tokenizer.mixture import Mixture
 
 __all__ = ["Config", "run"]
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def run(cfg: Config) -> dict:
     with atomic_dir(cfg.tokens, resume=False) as tokens_dir:
         writers = {s: encode.SplitWriter(tokens_dir, s, dtype, cfg.shard_tokens) for s in ("train", "val")}
         result = encode.encode_corpus(tok, corpus.iter_marked(shards, cfg.val_fraction), writers,
-                                      separator, total_docs)
+                                      separator, total_docs, Mixture(cfg.mixture))
         splits = result["splits"]
         for split, info in splits.items():
             if info["tokens"] == 0:
@@ -52,7 +53,8 @@ def run(cfg: Config) -> dict:
                                  f"(val_fraction={cfg.val_fraction}, {total_docs} documents)")
         write_json(tokens_dir / "index.json", {
             "dtype": dtype.name, "vocab_size": vocab, "objective": cfg.objective,
-            "separator_id": separator, "tokenizer_sha256": tokenizer_sha, "splits": splits})
+            "separator_id": separator, "tokenizer_sha256": tokenizer_sha, "splits": splits,
+            "mixture": result["mixture"]})
         save_config(cfg, tokens_dir, "lmpipe_tokenizer.yaml")
 
     total_tokens = sum(i["tokens"] for i in splits.values())
@@ -63,6 +65,7 @@ def run(cfg: Config) -> dict:
         "bytes_per_token": round(result["bytes"] / max(1, total_tokens), 3),
         "train_seconds": round(train_s, 2), "encode_seconds": round(result["seconds"], 2),
         "encode_mb_per_s": round(result["bytes"] / 1e6 / max(result["seconds"], 1e-9), 2),
+        "mixture": result["mixture"],
     }
     log.info("tokenizer: %s", metrics)
     return metrics

@@ -33,10 +33,14 @@ def count_docs(shards: list[Path]) -> int:
     return sum(pq.ParquetFile(s).metadata.num_rows for s in shards)
 
 
+def unit_hash(doc_id: str, salt: str = "") -> float:
+    """Stable per-document coin: blake2b of the id (and a salt, for independent coins), in [0, 1)."""
+    digest = hashlib.blake2b(doc_id.encode(), digest_size=8, person=salt.encode()[:16]).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 def is_validation(doc_id: str, val_fraction: float) -> bool:
-    """Stable per-document coin: blake2b of the id, mapped to [0, 1)."""
-    digest = hashlib.blake2b(doc_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64 < val_fraction
+    return unit_hash(doc_id) < val_fraction
 
 
 def iter_batches(shards: list[Path]) -> Iterator[tuple[list[str], list[str]]]:
@@ -57,10 +61,10 @@ def iter_train(shards: list[Path], val_fraction: float) -> Iterator[list[str]]:
             yield chosen
 
 
-def iter_marked(shards: list[Path], val_fraction: float) -> Iterator[tuple[list[str], list[bool]]]:
-    """(texts, is_validation flags) per batch: both splits in one pass."""
+def iter_marked(shards: list[Path], val_fraction: float) -> Iterator[tuple[list[str], list[str], list[bool]]]:
+    """(ids, texts, is_validation flags) per batch: both splits in one pass."""
     for ids, texts in iter_batches(shards):
-        yield texts, [is_validation(i, val_fraction) for i in ids]
+        yield ids, texts, [is_validation(i, val_fraction) for i in ids]
 
 
 def capped(batches: Iterator[list[str]], max_chars: int) -> Iterator[list[str]]:

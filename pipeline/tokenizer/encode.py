@@ -18,6 +18,8 @@ import numpy as np
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
+from pipeline.tokenizer.mixture import Mixture
+
 
 def token_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab_size <= 2**16 else np.uint32)
@@ -71,21 +73,26 @@ class SplitWriter:
                 "docs": sum(s["docs"] for s in self.shards)}
 
 
-def encode_corpus(tok: Tokenizer, batches: Iterator[tuple[list[str], list[bool]]],
-                  writers: dict[str, SplitWriter], separator: int, total_docs: int) -> dict:
-    """One pass over (texts, is_val) batches into the train and val writers.
+def encode_corpus(tok: Tokenizer, batches: Iterator[tuple[list[str], list[str], list[bool]]],
+                  writers: dict[str, SplitWriter], separator: int, total_docs: int,
+                  mixture: Mixture | None = None) -> dict:
+    """One pass over (ids, texts, is_val) batches into the train and val writers; a train
+    document is written as many times as the mixture says (once without one).
     Returns each split's summary plus the UTF-8 bytes and seconds spent encoding."""
+    mixture = mixture or Mixture({})
     nbytes, start = 0, time.perf_counter()
     with rust_parallelism(), tqdm(total=total_docs, unit="doc", desc="encode", mininterval=2.0) as bar:
-        for texts, is_val in batches:
+        for doc_ids, texts, is_val in batches:
             encodings = tok.encode_batch(texts, add_special_tokens=False)
             flat: dict[str, list[int]] = {split: [] for split in writers}
             docs = dict.fromkeys(writers, 0)
-            for enc, val in zip(encodings, is_val):  # one pass, each document to its split
+            for doc_id, enc, val in zip(doc_ids, encodings, is_val):  # one pass, each document to its split
                 split = "val" if val else "train"
-                flat[split] += enc.ids
-                flat[split].append(separator)
-                docs[split] += 1
+                copies = 1 if val else mixture.copies(doc_id)
+                if not val:
+                    mixture.count(doc_id, len(enc.ids) + 1, copies)
+                flat[split] += (enc.ids + [separator]) * copies
+                docs[split] += copies
             for split, writer in writers.items():
                 if docs[split]:
                     writer.write(np.array(flat[split], dtype=writer.dtype), docs[split])
@@ -93,5 +100,5 @@ def encode_corpus(tok: Tokenizer, batches: Iterator[tuple[list[str], list[bool]]
             bar.update(len(texts))
     for writer in writers.values():
         writer.close()
-    return {"splits": {s: w.summary() for s, w in writers.items()},
+    return {"splits": {s: w.summary() for s, w in writers.items()}, "mixture": mixture.summary(),
             "bytes": nbytes, "seconds": time.perf_counter() - start}
