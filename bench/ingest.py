@@ -6,15 +6,26 @@ whole ingest stage per source on the default profile.
    through datatrove's sandboxed step as ingest runs it.
 2. The stage: `run` on the default profile's sources in a scratch project (2 workers), once with
    the profile's extractors, and with `--trafilatura-stage` once more with trafilatura on webdocs.
+3. The file-format readers (wikiextractor text and --json, gutenberg, jsonl, text), one task, on
+   a slice of the real corpora, against a bare loop doing the same decompress-and-parse with no
+   reader around it (the best of 3 runs each); the ratio reader / bare throughput is the cost of
+   the reader (accounting, datatrove Documents and stats, header peeks). With `--full`, each
+   corpus is also read whole once.
 
-Prints a table and writes bench/results/ingest.json. Usage:
-    python bench/ingest.py [--sample 400] [--trafilatura-stage]
+Prints a table and writes bench/results/ingest.json (`--part formats` updates only its entry).
+Usage:
+    python bench/ingest.py [--sample 400] [--trafilatura-stage] [--part all|extraction|formats] [--full]
 """
 from __future__ import annotations
 
 import argparse
+import bz2
+import gzip
+import html
 import json
+import lzma
 import os
+import re
 import sys
 import tempfile
 import time
@@ -29,7 +40,10 @@ from datatrove.data import Document  # noqa: E402
 from pipeline.config import load_params, stage_config  # noqa: E402
 from pipeline.ingest import Config, run  # noqa: E402
 from pipeline.ingest.extractors import make_extractor  # noqa: E402
+from pipeline.ingest.gutenberg import DOC_CHARS, GutenbergReader, split_book  # noqa: E402
 from pipeline.ingest.readers import WarcHtmlReader  # noqa: E402
+from pipeline.ingest.textfiles import JsonlReader, TextReader  # noqa: E402
+from pipeline.ingest.wikiextractor import WikiextractorReader  # noqa: E402
 
 WEBDOCS_RESPONSES = 5631  # README of the shared data
 
@@ -73,15 +87,146 @@ def stage(data: Path, webdocs_extractor: str | None) -> dict:
                         for n, m in metrics["sources"].items()}}
 
 
+# ---------------------------------------------------------------- 3. the file-format readers
+# Slices: a quarter of each wiki corpus (16 of 64 and 10 of 41 files, ~17 and ~10 MB of text),
+# the first 100 books (~40 MB), all of Multi30K train (en + de, 58,000 lines).
+WIKI_FILES, NEWS_FILES, BOOKS = 16, 10, 100
+
+
+def bare_wikiextractor_text(files) -> int:
+    docs = 0
+    for path in files:
+        for block in bz2.decompress(Path(path).read_bytes()).split(b"</doc>\n"):
+            header, _, body = block.lstrip().partition(b"\n")
+            if not header:
+                continue
+            title = re.search(rb'title="([^"]*)"', header).group(1).decode()
+            text = body.decode().removeprefix(title + "\n")
+            docs += bool(html.unescape(text).strip())
+    return docs
+
+
+def bare_wikiextractor_json(files) -> int:
+    docs = 0
+    for path in files:
+        for line in bz2.decompress(Path(path).read_bytes()).splitlines():
+            obj = json.loads(line)
+            docs += bool(html.unescape(obj["text"]).strip())
+    return docs
+
+
+def bare_jsonl(files) -> int:
+    return sum(bool(json.loads(line)["text"].strip())
+               for path in files for line in bz2.decompress(Path(path).read_bytes()).splitlines())
+
+
+def bare_text_lines(files) -> int:
+    return sum(bool(line.decode().strip()) for path in files
+               for line in gzip.decompress(Path(path).read_bytes()).split(b"\n"))
+
+
+START = re.compile(r"^\*{3} ?START OF (?:THE|THIS) PROJECT GUTENBERG.*$", re.M | re.I)
+END = re.compile(r"^\*{3} ?END OF (?:THE|THIS) PROJECT GUTENBERG", re.M | re.I)
+
+
+def bare_gutenberg(files, split: bool = False) -> int:
+    """Decompress, decode, CRLF -> LF and the marker strip; with `split`, also the reader's own
+    unwrapping and cutting into parts (what is left is the reader's overhead: header peek,
+    Documents, accounting)."""
+    books = 0
+    for path in files:
+        text = lzma.decompress(Path(path).read_bytes()).decode("utf-8", "replace").replace("\r\n", "\n")
+        if start := START.search(text):
+            end = END.search(text, start.end())
+            body = text[start.end(): end.start() if end else None]
+            books += len(split_book(body, DOC_CHARS)) if split else bool(body.strip())
+    return books
+
+
+def _best(fn, runs: int = 3) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), out
+
+
+def format_readers(data: Path, full: bool) -> list[dict]:
+    wiki = sorted((data / "wikipedia/extracted/enwiki-wikiextractor/AA").glob("wiki_*.bz2"))
+    news = sorted((data / "wikinews/enwikinews-wikiextractor-json/AA").glob("wiki_*.bz2"))
+    books = sorted((data / "gutenberg").glob("*/*.txt.xz"))
+    lines = [data / f"translation/multi30k/task1/raw/train.{lang}.gz" for lang in ("en", "de")]
+    cases = [  # name, reader for the files, the files, bare loop, how to size the input
+        ("wikiextractor text", lambda f: WikiextractorReader(f, source="enwiki_wx"), wiki, WIKI_FILES,
+         bare_wikiextractor_text, bz2.decompress),
+        ("wikiextractor json", lambda f: WikiextractorReader(f, source="wikinews"), news, NEWS_FILES,
+         bare_wikiextractor_json, bz2.decompress),
+        ("jsonl", lambda f: JsonlReader(f, source="wikinews", id_field="id"), news, NEWS_FILES, bare_jsonl,
+         bz2.decompress),
+        ("text (lines)", lambda f: TextReader(f, source="multi30k", unit="line"), lines, len(lines),
+         bare_text_lines, gzip.decompress),
+        ("gutenberg", lambda f: GutenbergReader(f, source="gutenberg"), books, BOOKS, bare_gutenberg,
+         lzma.decompress),
+        ("gutenberg vs +split", lambda f: GutenbergReader(f, source="gutenberg"), books, BOOKS,
+         lambda f: bare_gutenberg(f, split=True), lzma.decompress),
+    ]
+    results = []
+    for name, make, files, n, bare, decompress in cases:
+        part = files[:n]
+        mb = sum(len(decompress(p.read_bytes())) for p in part) / 1e6
+        reader_s, docs = _best(lambda: sum(1 for _ in make(part).run()))
+        bare_s, _ = _best(lambda: bare(part))
+        row = {"reader": name, "files": len(part), "mb": round(mb, 1), "docs": docs,
+               "reader_mb_s": round(mb / reader_s, 1), "bare_mb_s": round(mb / bare_s, 1),
+               "ratio": round(bare_s / reader_s, 2)}
+        if full and not name.endswith("+split"):
+            reader = make(files)
+            start = time.perf_counter()
+            docs = sum(1 for _ in reader.run())
+            row["full"] = {"files": len(files), "seconds": round(time.perf_counter() - start, 1),
+                           "records": reader.records_read, "docs": docs, "skipped": dict(reader.skipped),
+                           "errors": len(reader.errors)}
+        results.append(row)
+    return results
+
+
+def print_formats(rows: list[dict]) -> None:
+    print(f"\n{'reader (1 task)':<20}{'files':>6}{'MB':>7}{'docs':>8}{'reader MB/s':>13}{'bare MB/s':>11}{'ratio':>7}")
+    for r in rows:
+        print(f"{r['reader']:<20}{r['files']:>6}{r['mb']:>7}{r['docs']:>8}{r['reader_mb_s']:>13}{r['bare_mb_s']:>11}"
+              f"{r['ratio']:>7}")
+    for r in rows:
+        if full := r.get("full"):
+            print(f"full read, {r['reader']}: {full['files']} files, {full['seconds']} s, {full['records']} records "
+                  f"-> {full['docs']} docs; skipped {full['skipped'] or 'none'}; {full['errors']} errors")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=400, help="webdocs pages for the extractor comparison")
     parser.add_argument("--trafilatura-stage", action="store_true",
                         help="also run the whole stage with trafilatura on webdocs (minutes)")
+    parser.add_argument("--part", choices=("all", "extraction", "formats"), default="all",
+                        help="extraction: parts 1 and 2; formats: part 3")
+    parser.add_argument("--full", action="store_true", help="formats: also read each corpus whole once")
     args = parser.parse_args()
     data = shared_data_dir()
+    out = REPO / "bench" / "results" / "ingest.json"
+    result = json.loads(out.read_text()) if out.exists() and args.part != "all" else {}
+    result["cpus"] = os.cpu_count()
+    if args.part in ("all", "formats"):
+        result["formats"] = format_readers(data, args.full)
+        print_formats(result["formats"])
+    if args.part in ("all", "extraction"):
+        result.update(extraction_and_stage(data, args))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def extraction_and_stage(data: Path, args) -> dict:
     pages, read_s = sample_pages(data, args.sample)
-    result = {"cpus": os.cpu_count(), "sample_pages": len(pages), "read_all_webdocs_s": round(read_s, 2),
+    result = {"sample_pages": len(pages), "read_all_webdocs_s": round(read_s, 2),
               "extraction": [extraction(pages, name) for name in ("resiliparse", "trafilatura")],
               "stage": [stage(data, None)] + ([stage(data, "trafilatura")] if args.trafilatura_stage else [])}
 
@@ -97,9 +242,7 @@ def main() -> None:
         print(f"{'source':<14}{'records':>9}{'kept':>8}{'seconds':>9}{'docs/s':>9}")
         for name, m in s["sources"].items():
             print(f"{name:<14}{m['records']:>9}{m['kept']:>8}{m['seconds']:>9}{m['docs_per_s'] or '-':>9}")
-    out = REPO / "bench" / "results" / "ingest.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 if __name__ == "__main__":

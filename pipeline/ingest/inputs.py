@@ -1,4 +1,11 @@
-"""Opening input files: transparent decompression, and gzip members one at a time.
+"""Opening input files: transparent decompression, lines, and gzip members one at a time.
+
+Every reader opens its files through `iter_decompressed` (or `iter_lines`, `read_all` on top
+of it), so .bz2, .gz, .xz, .zst and single-file .zip inputs work for every source kind, and a
+file cut short behaves the same everywhere: the bytes before the cut are kept, then an error.
+The stdlib decompressors are used directly rather than fsspec's file objects because those
+(BZ2File, LZMAFile) drop the last decompressed block when a read spans a cut, and a cut must
+cost as few records as possible.
 
 Common Crawl writes one gzip member per WARC record, so a corrupt member costs one record
 only if the reader restarts at the next member. gzip, warcio and FastWARC all stop at the
@@ -7,16 +14,20 @@ first bad member, hence `iter_gzip_members`.
 from __future__ import annotations
 
 import bz2
+import contextlib
+import lzma
+import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from pipeline.errors import InputError
 
-# What bz2/gzip/zlib raise on data that is cut short (EOFError) or corrupt (OSError, zlib.error).
-STREAM_ERRORS = (EOFError, OSError, zlib.error)
+# What the decompressors raise on data that is cut short (EOFError) or corrupt (the others).
+STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+COMPRESSED_SUFFIXES = (".bz2", ".gz", ".xz", ".zst", ".zip")
 GZIP_MAGIC = b"\x1f\x8b\x08"  # ID1, ID2, CM=deflate: the start of every gzip member
 READ_SIZE = 1 << 20
 # Input is fed to zlib in slices this small: each member leaves its unread rest in
@@ -31,19 +42,52 @@ def check_nonempty(path: str | Path) -> None:
         raise InputError(f"{path}: empty file (0 bytes)")
 
 
-def iter_decompressed(path: str | Path) -> Iterator[bytes]:
-    """The file's bytes, decompressed by suffix (.bz2, .gz, else plain), chunk by chunk;
-    concatenated streams/members (bz2 multistream dumps) are read on. A file cut short
-    raises EOFError after yielding every byte that could be decompressed (BZ2File loses the
-    last decompressed block when a read spans the cut)."""
+def _zstd_decompressor() -> Callable:
+    try:
+        from compression.zstd import ZstdDecompressor  # Python 3.14+
+        return ZstdDecompressor
+    except ImportError:
+        pass
+    try:
+        import zstandard
+    except ImportError:
+        raise InputError("reading .zst files needs Python 3.14+ or the `zstandard` package") from None
+    return lambda: zstandard.ZstdDecompressor().decompressobj()
+
+
+# suffix -> a new incremental decompressor, each with .decompress(), .eof and .unused_data
+DECOMPRESSORS: dict[str, Callable] = {
+    ".bz2": bz2.BZ2Decompressor,
+    ".gz": lambda: zlib.decompressobj(wbits=31),
+    ".xz": lzma.LZMADecompressor,
+    ".zst": lambda: _zstd_decompressor()(),
+}
+
+
+def plain_name(path: str | Path) -> str:
+    """The file name without its compression suffix: wiki_00.bz2 -> wiki_00, a.txt.xz -> a.txt."""
+    name = Path(path).name
+    suffix = Path(name).suffix
+    return name[: -len(suffix)] if suffix in COMPRESSED_SUFFIXES else name
+
+
+def iter_decompressed(path: str | Path, feed_size: int = FEED_SIZE) -> Iterator[bytes]:
+    """The file's bytes, decompressed by suffix (.bz2, .gz, .xz, .zst, .zip, else plain),
+    chunk by chunk; concatenated streams/members (bz2 multistream dumps, pbzip2, pigz) are
+    read on. A file cut short raises EOFError after yielding every byte that could be
+    decompressed. `feed_size` compressed bytes are decompressed at a time (small to read
+    just the head of a file)."""
     suffix = Path(path).suffix
-    new = {".bz2": bz2.BZ2Decompressor, ".gz": lambda: zlib.decompressobj(wbits=31)}.get(suffix)
+    if suffix == ".zip":
+        yield from _iter_zip_member(path, feed_size)
+        return
+    new = DECOMPRESSORS.get(suffix)
     with open(path, "rb") as fh:
         if new is None:
-            yield from iter(lambda: fh.read(FEED_SIZE), b"")
+            yield from iter(lambda: fh.read(feed_size), b"")
             return
         decomp, fed = new(), False
-        for chunk in iter(lambda: fh.read(FEED_SIZE), b""):
+        for chunk in iter(lambda: fh.read(feed_size), b""):
             while chunk:
                 fed = True
                 if out := decomp.decompress(chunk):
@@ -53,6 +97,69 @@ def iter_decompressed(path: str | Path) -> Iterator[bytes]:
                     chunk, decomp, fed = decomp.unused_data, new(), False
         if fed:
             raise EOFError(f"compressed stream cut short ({suffix})")
+
+
+def _iter_zip_member(path: str | Path, feed_size: int) -> Iterator[bytes]:
+    """The one file of a .zip (Project Gutenberg ships each book as a zip of its .txt). A zip
+    cut short has lost its central directory: zipfile raises BadZipFile when opening it."""
+    with zipfile.ZipFile(path) as archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            raise InputError(f"{path}: zip holds {len(members)} files "
+                             f"({', '.join(m.filename for m in members[:5])}); expected exactly one")
+        with archive.open(members[0]) as fh:
+            yield from iter(lambda: fh.read(feed_size), b"")
+
+
+@dataclass
+class Cut:
+    """The file stops being readable here (cut short or corrupt); what came before was read."""
+    offset: int  # uncompressed bytes read before the error
+    tail: bytes  # the incomplete last line (iter_lines) or b""
+    message: str
+
+
+def iter_lines(path: str | Path) -> Iterator[bytes | Cut]:
+    """The file's lines (decompressed, without the line break), then a Cut if the file is cut
+    short or corrupt; its `tail` is the incomplete line the error left."""
+    rest, offset = b"", 0
+    try:
+        for chunk in iter_decompressed(path):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            offset += len(chunk)
+            yield from lines
+    except STREAM_ERRORS as exc:
+        yield Cut(offset - len(rest), rest, f"{type(exc).__name__}: {exc}")
+        return
+    if rest:
+        yield rest
+
+
+def read_all(path: str | Path) -> tuple[bytes, Cut | None]:
+    """The whole decompressed file (for inputs of bounded size: one book, one text file), and
+    the Cut when only a prefix could be read."""
+    parts: list[bytes] = []
+    try:
+        for chunk in iter_decompressed(path):
+            parts.append(chunk)
+    except STREAM_ERRORS as exc:
+        data = b"".join(parts)
+        return data, Cut(len(data), b"", f"{type(exc).__name__}: {exc}")
+    return b"".join(parts), None
+
+
+def read_head(path: str | Path, size: int, enough: Callable[[bytes], bool] | None = None) -> bytes:
+    """About the first `size` decompressed bytes (more when a block comes out whole, as bz2's
+    do), or fewer once `enough(head)` says so. Errors propagate: callers use it to check a file
+    before reading it."""
+    head = b""
+    with contextlib.closing(iter_decompressed(path, feed_size=4096)) as chunks:
+        for chunk in chunks:
+            head += chunk
+            if len(head) >= size or enough and enough(head):
+                break
+    return head
 
 
 @dataclass

@@ -13,6 +13,7 @@ problems that do not lose a record are kept in `errors`. Documents carry `source
 """
 from __future__ import annotations
 
+import os
 import re
 from abc import abstractmethod
 from collections import Counter
@@ -27,6 +28,7 @@ from datatrove.pipeline.readers.base import BaseReader
 from datatrove.utils.logging import logger
 from resiliparse.parse.encoding import bytes_to_str
 
+from pipeline.ingest.inputs import plain_name
 from pipeline.ingest.mediawiki import Broken, Page, SiteInfo, iter_dump
 from pipeline.ingest.warc import Unreadable, WarcRecord, decode_html, html_title, is_html, iter_warc
 from pipeline.ingest.wikitext import CANONICAL_DROPPED_LINK_NAMESPACES, clean_wikitext, is_disambiguation
@@ -44,6 +46,7 @@ PARQUET_COLUMNS = ("id", "url", "title", "text")
 # wikimedia/wikipedia/20231101.en/train-00000-of-00041.parquet
 _LANG_IN_NAME = re.compile(r"^([a-z]{2,3})(?:wiki)?[-_.]")
 _LANG_IN_DIR = re.compile(r"\.([a-z]{2,3}(?:-[a-z]+)?)$")
+MAX_ERRORS = 100  # file problems kept per reader and task
 
 
 @dataclass
@@ -53,6 +56,16 @@ class Skip:
     reason: str | None
     error: str | None = None
     count: int = 1
+
+
+def relative_names(files: list[str]) -> dict[str, str]:
+    """Each file's path below the files' common directory, compression suffix dropped
+    (AA/wiki_00, books/a.txt): ids built on it are unique and do not depend on where the
+    data lives."""
+    if not files:
+        return {}
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    return {f: str(Path(os.path.relpath(os.path.abspath(f), root)).with_name(plain_name(f))) for f in files}
 
 
 def lang_from_path(path: str | Path) -> str | None:
@@ -88,8 +101,9 @@ class CountingReader(BaseReader):
         """Candidate records of one file (cheap to produce), or Skip."""
 
     @abstractmethod
-    def convert(self, record: Any) -> Document | str:
-        """A Document, or the reason the record is skipped."""
+    def convert(self, record: Any) -> Document | list[Document] | str:
+        """A Document (or several: a book split into parts, each then counts as a record
+        read), or the reason the record is skipped."""
 
     def document(self, text: str, native_id: str, **metadata) -> Document:
         return Document(text=text, id=f"{self.source}/{native_id}",
@@ -102,6 +116,16 @@ class CountingReader(BaseReader):
             self.skipped[reason] += count
             self.stat_update(reason, value=count)
 
+    def error(self, message: str) -> None:
+        """Keep (and log) a file problem, one line naming the file. Past MAX_ERRORS they are
+        dropped, the skip counts still counting their records: one bad file could otherwise
+        fill the metrics and the log with a line per record."""
+        if len(self.errors) < MAX_ERRORS:
+            logger.warning(f"{self.source}: {message}")
+            self.errors.append(message)
+        elif len(self.errors) == MAX_ERRORS:
+            self.errors.append(f"... more errors not kept (see the skip counts); the first {MAX_ERRORS} are above")
+
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
         if data:
             yield from data
@@ -112,8 +136,7 @@ class CountingReader(BaseReader):
                     if rank == 0:
                         self._skip(record.reason, record.count)
                         if record.error:
-                            logger.warning(f"{self.source}: {record.error}")
-                            self.errors.append(record.error)
+                            self.error(record.error)
                     continue
                 if candidates == self.limit:
                     return
@@ -125,9 +148,10 @@ class CountingReader(BaseReader):
                 if isinstance(result, str):
                     self._skip(result)
                     continue
-                self.records_read += 1
-                self.update_doc_stats(result)
-                yield result
+                for doc in [result] if isinstance(result, Document) else result:
+                    self.records_read += 1
+                    self.update_doc_stats(doc)
+                    yield doc
 
 
 class WikipediaXmlReader(CountingReader):

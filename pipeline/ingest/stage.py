@@ -2,7 +2,8 @@
 
 Hard errors (one line, exit 2, nothing renamed into place) are problems with a whole file,
 found before any work starts: a glob matching nothing, a missing or empty file, a file that
-is not what its `kind` says (unreadable from its first byte, parquet without the columns).
+is not what its `kind` says (unreadable from its first byte, parquet without the columns,
+JSON Lines whose first records lack the text field).
 Problems inside a file that still has readable records are counted skips with the file and
 byte offset in `errors`: a dump or WARC cut short (`truncated`), a corrupt gzip member
 (`unreadable`, the rest of the file is read), non-HTML or empty pages, and so on.
@@ -26,9 +27,10 @@ from pipeline.config import resolve_path, to_dict
 from pipeline.errors import InputError
 from pipeline.ingest.config import Config, Source
 from pipeline.ingest.extractors import make_extractor
-from pipeline.ingest.inputs import check_nonempty
+from pipeline.ingest.inputs import STREAM_ERRORS, check_nonempty, read_head
 from pipeline.ingest.mediawiki import Broken, iter_dump
 from pipeline.ingest.output import check_shards, collect_reports
+from pipeline.ingest import gutenberg, textfiles, wikiextractor
 from pipeline.ingest.readers import (PARQUET_COLUMNS, WarcHtmlReader, WetReader, WikipediaParquetReader,
                                      WikipediaXmlReader)
 from pipeline.ingest.schema import DOCS_SCHEMA, document_to_row
@@ -78,8 +80,16 @@ def _source_pipeline(cfg: Config, source: Source) -> SourcePipeline:
     elif source.kind == "warc":
         return SourcePipeline(source.name, WarcHtmlReader(**common),
                               make_extractor(source.extractor, cfg.extract_timeout_s))
-    else:
+    elif source.kind == "wet":
         reader = WetReader(**common)
+    elif source.kind == "wikiextractor":
+        reader = wikiextractor.WikiextractorReader(**common, format=source.format)
+    elif source.kind == "gutenberg":
+        reader = gutenberg.GutenbergReader(**common, doc_chars=source.doc_chars)
+    elif source.kind == "text":
+        reader = textfiles.TextReader(**common, unit=source.unit)
+    else:
+        reader = textfiles.JsonlReader(**common, text_field=source.text_field, id_field=source.id_field)
     return SourcePipeline(source.name, reader)
 
 
@@ -94,6 +104,18 @@ def _preflight(source: Source, path: Path) -> None:
         if missing := [c for c in PARQUET_COLUMNS if c not in names]:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)} "
                              f"(expected the wikimedia/wikipedia layout: {', '.join(PARQUET_COLUMNS)})")
+        return
+    if source.kind in ("wikiextractor", "gutenberg", "text", "jsonl"):
+        try:
+            if source.kind == "wikiextractor":
+                wikiextractor.check_file(path, source.format)
+            elif source.kind == "jsonl":
+                textfiles.check_jsonl(path, source.text_field, source.id_field)
+            else:
+                read_head(path, 1)
+        except STREAM_ERRORS as exc:
+            raise InputError(f"{path}: not readable ({source.name} is kind {source.kind}): "
+                             f"{type(exc).__name__}: {exc}") from None
         return
     reader, kind = (iter_dump, "MediaWiki XML dump") if source.kind == "wikipedia_xml" else (iter_warc, "WARC file")
     with contextlib.closing(reader(path)) as items:
