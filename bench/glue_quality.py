@@ -1,13 +1,19 @@
-"""GLUE dev quality of the pretrained models against the no-pretraining floor and MiniLM.
+"""GLUE dev quality of the pretrained models against the no-pretraining floor, MiniLM and TF-IDF.
 
 Fine-tunes every model with the same budget (the default profile's `finetune.train`, or the
 flags below) on CoLA, SST-2, MRPC, STS-B, RTE and WNLI through the finetune stage's own code,
 and records each model's dev scores and wall time. Goal (issue 5): the cpu-1h model beats the
-floor on the six-task average by >= 5 points.
+floor on the six-task average by >= 5 points. The `classical` row (TF-IDF + linear models,
+pipeline/finetune/classical.py, settings from params `finetune.classical`) is the bar below
+which a language model has learnt nothing a bag of n-grams does not know; it trains on the same
+examples and takes seconds.
 
     .venv/bin/python bench/glue_quality.py [--default data/model] [--cpu1h DIR] [--model NAME=DIR]
                                            [--max-train N] [--train KEY=VALUE] [--tasks a,b]
-                                           [--no-floor] [--no-minilm] [--merge]
+                                           [--no-floor] [--no-minilm] [--no-classical] [--merge]
+
+The classical row alone: --default '' --no-floor --no-minilm; on the full train sets add
+--train max_train_examples=null.
 
 With several seeds (`--train 'seeds=[0,1,2]'`) each model's GLUE score per seed and the paired
 cpu-1h - floor gap per seed are recorded too. Models and the floor are chosen as
@@ -19,6 +25,7 @@ finished).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -46,6 +53,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
                    help="override any finetune.train key, e.g. lr=3e-4 (YAML value; repeatable)")
     p.add_argument("--tasks", default=",".join(TASKS), help="comma-separated subset, for exploring a budget")
+    p.add_argument("--no-classical", action="store_true", help="skip the TF-IDF + linear-model baseline")
     p.add_argument("--merge", action="store_true",
                    help="keep the other models' rows of an existing --out measured with the same budget")
     p.add_argument("--out", default=str(REPO / "bench" / "results" / "glue_quality.json"))
@@ -58,6 +66,9 @@ def main() -> None:
     params = load_params(REPO / "params.yaml", {"profile": "default"})
     base = stage_config("finetune", Config, params)
     models, skipped = checkpoints.models(args, base.model)
+    if not args.no_classical:
+        models.insert(0, {"name": "classical", "checkpoint": "classical"})
+    classical = dataclasses.asdict(base.classical)
     train = {**vars(base.train), **({"max_train_examples": args.max_train} if args.max_train else {}),
              **({"epochs": args.epochs} if args.epochs else {}),
              **parse_overrides(args.train)}  # parsed as `--set` values are
@@ -66,14 +77,14 @@ def main() -> None:
     rows = {}  # model name -> its row of the report
     if args.merge and Path(args.out).exists():
         kept = json.loads(Path(args.out).read_text())
-        if kept["train"] != train or kept["tasks"] != tasks:
+        if kept["train"] != train or kept["tasks"] != tasks or kept.get("classical", classical) != classical:
             raise SystemExit(f"--merge: {args.out} was measured with another budget or task list")
         running = {m["name"] for m in models}
         rows = {name: row for name, row in kept["models"].items() if name not in running}
     for spec in models:  # one stage run per model: its wall time is the model's own
         cfg = build(Config, {"data_root": base.data_root, "glue": base.glue, "model": base.model,
                              "finetune": str(out / spec["name"]), "tasks": tasks, "models": [spec],
-                             "train": train, "write_submission": False,
+                             "train": train, "classical": classical, "write_submission": False,
                              "glue_metrics": str(out / spec["name"] / "glue.json"),
                              "plot": str(out / spec["name"] / "glue.csv")}, prefix="finetune")
         start = time.perf_counter()
@@ -87,8 +98,8 @@ def main() -> None:
                 glue_metrics.glue_score({t: glue_metrics.task_score(r["tasks"][t]["per_seed"][i]) for t in tasks})
                 for i in range(len(train["seeds"]))]
             rows[spec["name"]]["std"] = {t: r["tasks"][t]["std"] for t in tasks}
-        save(summarize(rows, train, tasks, skipped), Path(args.out))  # after every model
-    print(table(summarize(rows, train, tasks, skipped)))
+        save(summarize(rows, train, tasks, skipped, classical), Path(args.out))  # after every model
+    print(table(summarize(rows, train, tasks, skipped, classical)))
 
 
 def save(report: dict, path: Path) -> None:
@@ -96,11 +107,13 @@ def save(report: dict, path: Path) -> None:
     path.write_text(json.dumps(report, indent=2) + "\n")
 
 
-def summarize(rows: dict, train: dict, tasks: list[str], skipped: list[str]) -> dict:
-    rank = {"floor": 0, "default": 1, "cpu-1h": 2, "minilm": 4}
+def summarize(rows: dict, train: dict, tasks: list[str], skipped: list[str], classical: dict) -> dict:
+    rank = {"classical": -1, "floor": 0, "default": 1, "cpu-1h": 2, "minilm": 4}
     report = {"tasks": tasks, "split": "dev", "train": train, "skipped": [k for k in skipped if k not in rows],
               "machine": f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
               "models": dict(sorted(rows.items(), key=lambda kv: rank.get(kv[0], 3)))}
+    if "classical" in rows:  # its settings are part of its budget
+        report["classical"] = classical
     if "floor" in rows and "cpu-1h" in rows:
         report["cpu1h_minus_floor"] = round(rows["cpu-1h"]["glue_score"] - rows["floor"]["glue_score"], 2)
         pairs = list(zip(rows["cpu-1h"].get("glue_score_per_seed", []), rows["floor"].get("glue_score_per_seed", [])))

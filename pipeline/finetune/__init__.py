@@ -2,7 +2,8 @@
 
 Files: tasks.py (column mapping per task), loaders.py (TSV / parquet / save_to_disk / hub,
 layout checks), models.py (checkpoints, random-init floor), train.py (Trainer, model selection),
-metrics.py (official metrics, GLUE score), submission.py (prediction TSVs), report_card.py.
+classical.py (TF-IDF + linear-model baseline, `checkpoint: classical`), metrics.py (official
+metrics, GLUE score), submission.py (prediction TSVs), report_card.py.
 
 Outputs under paths.finetune: <model>/submission/<Task>.tsv (GLUE server format, test sets),
 <model>/predictions/<task>_<split>.tsv (dev), glue.md (report card), config.yaml; and
@@ -27,6 +28,8 @@ from pipeline.artifacts import atomic_dir, save_config, write_json, write_text_a
 from pipeline.config import build
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune import report_card
+from pipeline.finetune.classical import ClassicalConfig
+from pipeline.finetune.classical import fit as fit_classical
 from pipeline.finetune.loaders import load_task
 from pipeline.finetune.models import ModelSpec, resolve_checkpoint
 from pipeline.finetune.submission import write_dev_predictions, write_submission
@@ -48,6 +51,7 @@ class Config:
     models: list[ModelSpec] = field(default_factory=lambda: [ModelSpec("pipeline")])
     train: HParams = field(default_factory=HParams)
     task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> HParams keys
+    classical: ClassicalConfig = field(default_factory=ClassicalConfig)  # the `classical` model's
     write_submission: bool = True            # predict the test sets in GLUE submission format
     threads: int = 0                         # torch intra-op threads; 0 = torch's default
     glue_metrics: str = "metrics/glue.json"
@@ -83,10 +87,13 @@ def _splits(task: Task, cfg: Config) -> tuple[str, ...]:
     return ((task.train,) if task.train else ()) + task.dev + (task.test if cfg.write_submission else ())
 
 
-def _fingerprint(spec: ModelSpec, checkpoint: Path, hp: HParams) -> str:
+def _fingerprint(spec: ModelSpec, checkpoint: Path | None, hp: HParams, cfg: Config) -> str:
     """Identifies a finished (model, task) result kept in the partial dir for resuming."""
-    weights = sorted(checkpoint.glob("*.safetensors")) + sorted(checkpoint.glob("*.bin"))
-    stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
+    if checkpoint is None:  # classical: its settings stand in for the weights
+        stamp = dataclasses.asdict(cfg.classical)
+    else:
+        weights = sorted(checkpoint.glob("*.safetensors")) + sorted(checkpoint.glob("*.bin"))
+        stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
     blob = json.dumps([dataclasses.asdict(spec), str(checkpoint), stamp, dataclasses.asdict(hp)], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -107,14 +114,17 @@ def _dev_metrics(task: Task, data: dict, predictions: dict) -> dict[str, float]:
     return out
 
 
-def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path, hp: HParams,
+def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path | None, hp: HParams,
               model_dir: Path, cfg: Config, extra_test: dict) -> dict:
     """All seeds of one (model, task); the seed best on held-out writes the predictions."""
     start = time.perf_counter()
     data = {**data, **extra_test}
     tests = (task.test + tuple(extra_test)) if cfg.write_submission else ()
-    runs = [finetune(task, data, checkpoint, spec.init, hp, seed, model_dir / "_work" / f"{task.name}-{seed}",
-                     task.dev + tests) for seed in hp.seeds]
+    if spec.is_classical:
+        runs = [fit_classical(task, data, cfg.classical, hp, seed, task.dev + tests) for seed in hp.seeds]
+    else:
+        runs = [finetune(task, data, checkpoint, spec.init, hp, seed, model_dir / "_work" / f"{task.name}-{seed}",
+                         task.dev + tests) for seed in hp.seeds]
     per_seed = [_dev_metrics(task, data, r.predictions) for r in runs]
     means, stds = _mean_std(per_seed)
     best = max(runs, key=lambda r: r.heldout_score)
@@ -148,7 +158,7 @@ def run(cfg: Config) -> dict:
             for name in cfg.glue_tasks:
                 task, hp = TASKS[name], cfg.hparams[name]
                 done = out / spec.name / f"{name}.json"
-                key = _fingerprint(spec, checkpoints[spec.name], hp)
+                key = _fingerprint(spec, checkpoints[spec.name], hp, cfg)
                 if done.exists() and json.loads(done.read_text()).get("fingerprint") == key:
                     log.info("%s/%s: reusing the result of an interrupted run", spec.name, name)
                     tasks[name] = json.loads(done.read_text())["result"]
@@ -160,7 +170,7 @@ def run(cfg: Config) -> dict:
                 write_json(done, {"fingerprint": key, "result": tasks[name]})
             shutil.rmtree(out / spec.name / "_work", ignore_errors=True)
             models[spec.name] = {
-                "checkpoint": str(checkpoints[spec.name]), "init": spec.init,
+                "checkpoint": str(checkpoints[spec.name] or spec.checkpoint), "init": spec.kind,
                 "glue_score": glue_metrics.glue_score({t: r["score"] for t, r in tasks.items()}),
                 "time_s": round(time.perf_counter() - model_start, 1), "tasks": tasks}
             log.info("%s: GLUE score %.2f over %s", spec.name, models[spec.name]["glue_score"], cfg.glue_tasks)

