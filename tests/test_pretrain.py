@@ -131,7 +131,7 @@ def test_sparse_prediction_loss_equals_dense():
     torch.manual_seed(0)
     model = build_model(cfg, 1000, SP).eval()
     batch = examples(n=4, seq_len=32).batch([0, 1, 2, 3])
-    sparse, _ = loss_sums(model, batch)
+    sparse = loss_sums(model, batch)["lm"]
     model.sparse_prediction = False
     logits = model(input_ids=batch["input_ids"]).logits
     dense = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), reduction="sum")
@@ -222,3 +222,182 @@ def test_resume_with_other_config(project, tokenized):
     assert metrics["resumed_from_step"] == 20
     metrics = run_stage("pretrain", [*base, "pretrain.arch.layers=1", "pretrain.resume=false"], PARAMS)
     assert metrics["resumed_from_step"] == 0
+
+
+# ------------------------------------------------------------------------------ objectives
+
+def _train(cfg: Config, stream, steps: int, vocab: int = 1000, ckpt_dir=None):
+    """A Trainer on `stream` (one process, seeded); returns it after `steps` optimizer steps."""
+    from pipeline.pretrain.dist import Dist
+    from pipeline.pretrain.model import build_model
+    from pipeline.pretrain.trainer import Trainer
+
+    sp = Specials(pad=0, cls=2, sep=3, mask=4, vocab_size=vocab)
+    data = Examples(stream, cfg, sp, seed=7, shuffle=True)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, Dist(), build_model(cfg, vocab, sp), data, data, ckpt_dir, 1.0, 0.0)
+    trainer.losses = []
+    for _ in range(steps):
+        trainer.losses.append(trainer.train_step()[0])
+        trainer.step += 1
+    return trainer
+
+
+class RepeatStream(FakeStream):
+    """Each window one random token repeated: a replaced token is the one unlike its neighbours,
+    which a tiny discriminator learns to spot within a few hundred steps (it does not learn
+    counting sequences, nor MLM them, in that time: the unigram plateau)."""
+
+    def __init__(self, n: int, length: int):
+        self.rows = np.repeat(np.random.default_rng(0).integers(5, 55, (n, 1)), length, axis=1)
+
+
+def electra_cfg(**kw) -> Config:
+    from pipeline.pretrain.config import Electra
+
+    return Config(objective="electra", arch=Arch(family="electra", hidden_size=32, layers=2, heads=2, dropout=0.0),
+                  seq_len=32, batch_size=8, max_steps=300, warmup_steps=10, lr=2e-3, precision="fp32",
+                  electra=Electra(generator_hidden_fraction=0.5), **kw)
+
+
+def test_default_mlm_losses_unchanged():
+    """The ModernBERT MLM path at mlm_probability 0.15 gives the losses it gave before the masking
+    rate became a parameter and ELECTRA was added (recorded from that code, torch 2.13 /
+    transformers 5.24, fp32, 1 thread; tolerance for other CPUs' float rounding, far below what
+    any change of masking or loss normalization moves)."""
+    torch.set_num_threads(1)
+    cfg = Config(arch=Arch(family="modernbert", hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32,
+                 batch_size=8, max_steps=10, warmup_steps=2, precision="fp32")
+    trainer = _train(cfg, FakeStream(64, window_length(cfg)[0]), 6)
+    before = [6.922179, 6.90666, 6.919235, 6.915227, 6.933559, 6.908057]
+    assert trainer.losses == pytest.approx(before, rel=1e-5, abs=0)
+    assert trainer.evaluate() == pytest.approx({"val_loss": 6.863862562344561, "val_ppl": 957.0566282186224}, rel=1e-5)
+
+
+@pytest.mark.parametrize("rate", [0.15, 0.4])
+def test_mlm_probability_sets_the_masked_share(rate):
+    cfg = Config(mlm_probability=rate, seq_len=128)
+    batch = Examples(FakeStream(400, window_length(cfg)[0]), cfg, SP, seed=7, shuffle=True).batch(list(range(400)))
+    predicted = batch["labels"] != IGNORE
+    share = float(predicted[:, 1:-1].float().mean())  # of the 126 maskable tokens ([CLS]/[SEP] never are)
+    assert abs(share - rate) < 0.01, share
+    masked = ((batch["input_ids"] == SP.mask) & predicted).sum() / predicted.sum()
+    assert 0.78 < masked < 0.82
+
+
+def test_replacement_split_is_configurable():
+    """ELECTRA's code: 85% [MASK], no random tokens, 15% left as they are."""
+    cfg = Config(mask_replace_prob=0.85, random_replace_prob=0.0)
+    batch = Examples(FakeStream(200, window_length(cfg)[0]), cfg, SP, seed=7, shuffle=True).batch(list(range(200)))
+    ids, labels = batch["input_ids"], batch["labels"]
+    predicted = labels != IGNORE
+    masked, kept = ((ids == SP.mask) & predicted).sum(), ((ids == labels) & predicted).sum()
+    assert masked + kept == predicted.sum()  # no random replacements
+    assert 0.82 < masked / predicted.sum() < 0.88
+    with pytest.raises(ValueError, match="must be two shares of 1"):
+        Config(mask_replace_prob=0.8, random_replace_prob=0.3)
+
+
+def test_disc_labels_mark_tokens_that_differ_from_the_original():
+    from pipeline.pretrain.electra import corrupt
+
+    original = torch.tensor([[2, 10, 11, 12, 13, 14, 3]])
+    # positions 1-4 predicted: 1 and 2 were [MASK]ed, 3 got a random token, 4 was kept as is;
+    # position 5 is not predicted (its input is the original)
+    inputs = torch.tensor([[2, 4, 4, 99, 13, 14, 3]])
+    labels = torch.tensor([[IGNORE, 10, 11, 12, 13, IGNORE, IGNORE]])
+    sampled = torch.tensor([10, 50, 12, 60])  # equal, differs, equal (to the original, not the random 99), differs
+    fake, replaced = corrupt(inputs, labels, sampled)
+    assert fake.tolist() == [[2, 10, 50, 12, 60, 14, 3]]
+    assert replaced.tolist() == [[False, False, True, False, True, False, False]]
+    assert torch.equal(replaced, fake != original)
+
+
+def test_generator_samples_follow_its_softmax():
+    from pipeline.pretrain.electra import sample
+
+    probs = torch.tensor([0.6, 0.3, 0.1, 0.0])
+    logits = probs.clamp_min(1e-12).log().expand(20000, 4)
+    freq = torch.bincount(sample(logits, torch.Generator().manual_seed(0)), minlength=4) / 20000
+    assert torch.allclose(freq, probs, atol=0.015), freq
+
+
+def test_electra_shares_embeddings_and_its_loss_falls(tmp_path):
+    torch.set_num_threads(1)
+    cfg = electra_cfg()
+    trainer = _train(cfg, RepeatStream(64, window_length(cfg)[0]), 300, vocab=200, ckpt_dir=tmp_path)
+    model = trainer.model
+    table = model.discriminator.get_input_embeddings().weight
+    assert model.generator.get_input_embeddings().weight is table
+    assert model.generator.get_output_embeddings().weight is table  # generator's decoder tied to it
+    assert model.generator.config.hidden_size == 16 and model.generator.config.num_hidden_layers == 2
+    first, last = np.mean(trainer.losses[:10]), np.mean(trainer.losses[-10:])
+    assert last < first - 25, (first, last)  # ~40 -> ~7: 50 x disc 0.69 -> 0.07, gen 5.3 -> 3.3
+    val = trainer.evaluate()
+    assert val["val_loss"] == pytest.approx(val["val_gen_loss"] + 50 * val["val_disc_loss"])
+    # ~14% of the tokens are replaced: calling all of them original scores 0.86; measured 0.99
+    assert val["val_disc_acc"] > 0.95 and val["val_disc_loss"] < 0.2 and val["val_gen_loss"] < 4.5, val
+    assert trainer.evaluate() == val  # evaluation draws its own replacements, the same every time
+
+
+def test_electra_resumes_bit_for_bit(tmp_path):
+    """The checkpoint carries the RNG the generator samples with: 4 + 4 steps equal 8."""
+    torch.set_num_threads(1)
+    cfg = electra_cfg(keep_checkpoints=1)
+    stream = RepeatStream(64, window_length(cfg)[0])
+    straight = _train(cfg, stream, 8, vocab=200).losses
+    first = _train(cfg, stream, 4, vocab=200, ckpt_dir=tmp_path)
+    first.save_checkpoint()
+    second = _train(cfg, stream, 0, vocab=200, ckpt_dir=tmp_path)
+    from pipeline.pretrain import checkpoint
+
+    second.resume(checkpoint.latest(tmp_path))
+    for _ in range(4):
+        second.losses.append(second.train_step()[0])
+        second.step += 1
+    assert first.losses + second.losses == straight
+
+
+def test_electra_exports_a_classifier(project, tokenized):
+    from safetensors.torch import load_file
+    from transformers import ElectraForSequenceClassification
+
+    from pipeline.finetune.models import build_model as finetune_model
+
+    sets = ["profile=tiny", "pretrain.max_steps=30", "pretrain.objective=electra", "pretrain.arch.family=electra"]
+    metrics = run_stage("pretrain", [*sets, *token_paths(tokenized)], PARAMS)
+    assert metrics["model_class"] == "ElectraForPreTraining"
+    assert metrics["exported_params"] < metrics["params"]  # the generator is not exported
+    assert metrics["mfu"] > 0 and metrics["val_disc_loss"] < 0.69 and 0.5 < metrics["val_disc_acc"] < 1
+    curve = read_tsv(project / "plots" / "pretrain_loss.tsv")
+    first, last = (np.mean([row[1] for row in rows]) for rows in (curve[:5], curve[-5:]))
+    assert last < first - 2, "loss must fall"
+    header = (project / "plots" / "pretrain_val.tsv").read_text().splitlines()[0].split("\t")
+    assert header == ["step", "val_loss", "val_ppl", "val_gen_loss", "val_disc_loss", "val_disc_acc"]
+
+    out = project / "data" / "model"
+    saved = load_file(out / "model.safetensors")
+    assert not any(k.startswith("generator") for k in saved)
+    clf = AutoModelForSequenceClassification.from_pretrained(out, num_labels=2)
+    assert isinstance(clf, ElectraForSequenceClassification)
+    encoder = {f"electra.{k}": v for k, v in clf.electra.state_dict().items() if k in
+               {n.removeprefix("electra.") for n in saved}}
+    assert len(encoder) == len([k for k in saved if k.startswith("electra.")]) > 10
+    for name, weight in encoder.items():
+        assert torch.equal(weight, saved[name]), name
+    tok = AutoTokenizer.from_pretrained(out)
+    enc = tok("a", "b", return_tensors="pt")
+    assert "token_type_ids" in enc  # ELECTRA has segment embeddings
+    clf(**enc, labels=torch.tensor([1])).loss.backward()
+    # what the finetune stage builds from it
+    tuned = finetune_model(out, "pretrained", 2, seed=0)
+    assert isinstance(tuned, ElectraForSequenceClassification)
+    assert torch.equal(tuned.electra.embeddings.word_embeddings.weight, saved["electra.embeddings.word_embeddings.weight"])
+
+
+def test_electra_config_checks():
+    with pytest.raises(ConfigError, match="objective: electra does not fit arch.family=modernbert"):
+        run_stage("pretrain", ["pretrain.objective=electra"], PARAMS)
+    with pytest.raises(ConfigError, match="electra.generator_hidden_fraction: 0.0 must be in"):
+        run_stage("pretrain", ["pretrain.objective=electra", "pretrain.arch.family=electra",
+                               "pretrain.electra.generator_hidden_fraction=0"], PARAMS)

@@ -1,4 +1,4 @@
-"""pretrain stage: train a transformers model on the token shards (MLM or causal LM).
+"""pretrain stage: train a transformers model on the token shards (MLM, causal LM or ELECTRA).
 
 One process: `lmpipe pretrain`. Several: `torchrun --nproc_per_node N -m pipeline pretrain`
 (DDP; gloo on CPU, NCCL on GPU). Output: paths.model, a `save_pretrained` directory with the
@@ -18,7 +18,7 @@ from pipeline.errors import ConfigError
 from pipeline.pretrain import checkpoint, dist, export, hardware, inputs
 from pipeline.pretrain.config import Arch, Config
 from pipeline.pretrain.data import Examples, TokenStream, window_length
-from pipeline.pretrain.model import build_model, matmul_params, train_flops_per_token
+from pipeline.pretrain.model import build_model, exported, matmul_params, train_flops_per_token
 from pipeline.pretrain.trainer import Trainer
 
 __all__ = ["Arch", "Config", "run"]
@@ -71,7 +71,7 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
         trainer.fit()
         d.barrier()
         if d.main:
-            export.save_model(model, tok, cfg.seq_len, work)
+            export.save_model(exported(model), tok, cfg.seq_len, work)
             save_config(cfg, work, "lmpipe_pretrain.yaml")
             export.write_curves(trainer.history)
             if not cfg.keep_final_checkpoint:
@@ -79,15 +79,17 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
 
     steps_run = cfg.max_steps - trainer.resumed_from
     tok_s = steps_run * cfg.batch_size * cfg.seq_len / trainer.train_seconds if trainer.train_seconds else 0.0
-    val_step, val_loss, val_ppl = trainer.history.val[-1]
+    _, val = trainer.history.val[-1]
     recent = [loss for _, loss, _ in trainer.history.train[-cfg.log_every:]]
     return {
-        "model_class": type(model).__name__, "params": sum(p.numel() for p in model.parameters()),
+        "model_class": type(exported(model)).__name__, "params": sum(p.numel() for p in model.parameters()),
+        **({"exported_params": sum(p.numel() for p in exported(model).parameters())} if exported(model) is not model
+           else {}),  # ELECTRA: the discriminator alone
         "matmul_params": matmul_params(model), "steps": cfg.max_steps, "resumed_from_step": trainer.resumed_from,
         "tokens_seen": cfg.max_steps * cfg.batch_size * cfg.seq_len,
         "epochs": round(cfg.max_steps * cfg.batch_size / len(train.stream), 3),
         "final_loss": trainer.history.train[-1][1], "final_loss_avg": sum(recent) / len(recent),
-        "val_loss": val_loss, "val_ppl": val_ppl, "processes": d.world, "precision": cfg.precision,
+        **val, "processes": d.world, "precision": cfg.precision,
         "train_seconds": round(trainer.train_seconds, 2), "tokens_per_s": round(tok_s, 1),
         "mfu": round(tok_s * flops / peak, 5) if peak else None,
         "peak_flops": peak, "peak_flops_source": peak_how, "flops_per_token": flops,

@@ -8,7 +8,7 @@ from typing import Literal
 @dataclass
 class Arch:
     """The network, built from a transformers config class (never downloaded)."""
-    family: Literal["bert", "modernbert", "gpt2", "llama"] = "bert"  # encoders: mlm; decoders: clm
+    family: Literal["bert", "modernbert", "electra", "gpt2", "llama"] = "bert"  # see OBJECTIVE_FAMILIES
     hidden_size: int = 256
     layers: int = 4
     heads: int = 4
@@ -24,6 +24,30 @@ class Arch:
             raise ValueError(f"arch.kv_heads: {self.kv_heads} must divide arch.heads={self.heads}")
 
 
+@dataclass
+class Electra:
+    """Replaced-token detection (objective: electra; Clark et al. 2020, "ELECTRA: Pre-training Text
+    Encoders as Discriminators Rather Than Generators"). `arch` sizes the discriminator, the model
+    that is exported; the generator is a narrower ElectraForMaskedLM that shares its embeddings."""
+    # Generator width / discriminator width. The paper finds 1/4-1/2 best (Figure 3) and uses
+    # 1/4 for Small, 1/3 for Base (google-research/electra configure_pretraining.py). Its depth is
+    # the discriminator's, its FFN 4 x its width, its heads width / 64 (run_pretraining.py).
+    generator_hidden_fraction: float = 0.25
+    disc_weight: float = 50.0    # lambda in  loss = MLM(generator) + lambda * BCE(discriminator)  (paper, 3.2)
+    embedding_size: int = 0      # shared token-embedding width; 0 = arch.hidden_size (ELECTRA-Small: 128)
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.generator_hidden_fraction <= 1.0:
+            raise ValueError(f"electra.generator_hidden_fraction: {self.generator_hidden_fraction} must be in (0, 1]")
+        if self.disc_weight < 0:
+            raise ValueError(f"electra.disc_weight: {self.disc_weight} must be >= 0")
+        if self.embedding_size < 0:
+            raise ValueError(f"electra.embedding_size: {self.embedding_size} must be >= 0")
+
+
+# Which architectures each objective trains.
+OBJECTIVE_FAMILIES = {"mlm": ("bert", "modernbert"), "clm": ("gpt2", "llama"), "electra": ("electra",)}
+
 # Fields that change how a run is observed or stored, not the numbers it computes: a checkpoint
 # made with other values of these can still be resumed.
 RUNTIME_FIELDS = {"tokenizer", "tokens", "model", "log_every", "eval_every", "eval_sequences",
@@ -36,10 +60,19 @@ class Config:
     tokenizer: str = "data/tokenizer"    # input: paths.tokenizer
     tokens: str = "data/tokens"          # input: paths.tokens (index.json + shards)
     model: str = "data/model"            # output: paths.model
-    objective: Literal["mlm", "clm"] = "mlm"
+    objective: Literal["mlm", "clm", "electra"] = "mlm"
     pair_objective: Literal["none", "nsp", "sop"] = "none"  # mlm only: BERT's NSP or ALBERT's SOP
-    mask_prob: float = 0.15              # BERT: 15% of tokens predicted, 80/10/10 mask/random/keep
+    # Masking (mlm, and electra's generator input), named as transformers' DataCollatorForLanguageModeling.
+    # BERT predicts 15% of tokens; Wettig et al. 2022 ("Should You Mask 15% in Masked Language
+    # Modeling?", arXiv:2202.08005) find 40% better for BERT-large, and the best rate growing with
+    # model size; bench/objectives.py measures both here.
+    mlm_probability: float = 0.15
+    # Of the predicted tokens, BERT's 80% become [MASK], 10% a random token, 10% stay as they
+    # are; ELECTRA's code uses 85% / 0% / 15% (pretrain_helpers.mask).
+    mask_replace_prob: float = 0.8
+    random_replace_prob: float = 0.1
     arch: Arch = field(default_factory=Arch)
+    electra: Electra = field(default_factory=Electra)  # objective: electra only
     seq_len: int = 128
     batch_size: int = 32                 # sequences per optimizer step, over all processes
     grad_accum: int = 1                  # micro-batches per optimizer step, per process
@@ -69,11 +102,15 @@ class Config:
             raise ValueError(f"pair_objective: {self.pair_objective} needs objective=mlm")
         if self.pair_objective != "none" and self.arch.family != "bert":
             raise ValueError(f"pair_objective: {self.pair_objective} needs arch.family=bert")
-        if (self.objective == "mlm") != (self.arch.family in ("bert", "modernbert")):
+        if self.arch.family not in OBJECTIVE_FAMILIES[self.objective]:
             raise ValueError(f"objective: {self.objective} does not fit arch.family={self.arch.family} "
-                             "(mlm: bert or modernbert; clm: gpt2 or llama)")
-        if not 0.0 < self.mask_prob < 1.0:
-            raise ValueError(f"mask_prob: {self.mask_prob} must be in (0, 1)")
+                             "(mlm: bert or modernbert; clm: gpt2 or llama; electra: electra)")
+        if not 0.0 < self.mlm_probability < 1.0:
+            raise ValueError(f"mlm_probability: {self.mlm_probability} must be in (0, 1)")
+        if not (0.0 <= self.mask_replace_prob and 0.0 <= self.random_replace_prob
+                and self.mask_replace_prob + self.random_replace_prob <= 1.0):
+            raise ValueError(f"mask_replace_prob + random_replace_prob: {self.mask_replace_prob} + "
+                             f"{self.random_replace_prob} must be two shares of 1")
         if len(self.betas) != 2:
             raise ValueError(f"betas: expected two numbers, got {self.betas}")
         for name in ("seq_len", "batch_size", "grad_accum", "max_steps", "log_every", "eval_every",

@@ -1,4 +1,5 @@
-"""Training examples from the token shards: fixed windows, a seeded order, BERT masking.
+"""Training examples from the token shards: fixed windows, a seeded order, BERT masking
+(mlm, and the generator input of electra).
 
 Every example is a pure function of (seed, global example index): the window it reads comes
 from a per-epoch permutation and its masking / sentence-pair coin flips from a generator
@@ -112,12 +113,13 @@ class Examples:
         labels = np.full_like(ids, IGNORE)
         # Special tokens (including the document separator inside the window) are never masked.
         candidates = (ids != sp.cls) & (ids != sp.sep) & (ids != sp.pad)
-        chosen = candidates & (rng.random(ids.size) < self.cfg.mask_prob)
+        chosen = candidates & (rng.random(ids.size) < self.cfg.mlm_probability)
         labels[chosen] = ids[chosen]
         roll = rng.random(ids.size)
         ids = ids.copy()
-        ids[chosen & (roll < 0.8)] = sp.mask
-        random_tok = chosen & (roll >= 0.8) & (roll < 0.9)
+        to_mask, to_random = self.cfg.mask_replace_prob, self.cfg.random_replace_prob
+        ids[chosen & (roll < to_mask)] = sp.mask
+        random_tok = chosen & (roll >= to_mask) & (roll < to_mask + to_random)
         ids[random_tok] = rng.integers(0, sp.vocab_size, int(random_tok.sum()))
         return {"input_ids": ids, "token_type_ids": types, "labels": labels, **out}
 

@@ -14,7 +14,8 @@ VAL_TSV = "plots/pretrain_val.tsv"
 
 
 def save_model(model: torch.nn.Module, tok: PreTrainedTokenizerBase, seq_len: int, out: Path) -> None:
-    """Loadable with AutoModelForMaskedLM / AutoModelForCausalLM and AutoTokenizer."""
+    """Loadable with AutoModelForMaskedLM / AutoModelForCausalLM / (ELECTRA's discriminator)
+    AutoModelForPreTraining, with AutoModelForSequenceClassification, and with AutoTokenizer."""
     model.save_pretrained(str(out))  # safetensors; tied embeddings stored once
     tok.model_max_length = seq_len   # the longest input the position embeddings cover
     if "token_type_ids" not in inspect.signature(model.forward).parameters:  # ModernBERT, decoders
@@ -25,5 +26,7 @@ def save_model(model: torch.nn.Module, tok: PreTrainedTokenizerBase, seq_len: in
 def write_curves(history) -> None:
     write_text_atomic(LOSS_TSV, "step\tloss\tlr\n" + "".join(
         f"{s}\t{loss:.6f}\t{lr:.6e}\n" for s, loss, lr in history.train))
-    write_text_atomic(VAL_TSV, "step\tval_loss\tval_ppl\n" + "".join(
-        f"{s}\t{loss:.6f}\t{ppl:.4f}\n" for s, loss, ppl in history.val))
+    columns = list(history.val[0][1]) if history.val else ["val_loss", "val_ppl"]
+    write_text_atomic(VAL_TSV, "\t".join(["step", *columns]) + "\n" + "".join(
+        f"{s}\t" + "\t".join(f"{val[k]:.4f}" if k.endswith("_ppl") else f"{val[k]:.6f}" for k in columns) + "\n"
+        for s, val in history.val))

@@ -27,7 +27,7 @@ def check(cfg, tok: PreTrainedTokenizerBase, tok_dir: Path, tokens_dir: Path) ->
     if index["vocab_size"] != vocab or index.get("tokenizer_sha256") != sha:
         raise InputError(f"{tokens_dir}/index.json: encoded with another tokenizer (vocab "
                          f"{index['vocab_size']}) than {tok_dir} (vocab {vocab}); rerun the tokenizer stage")
-    if index["objective"] != cfg.objective:
+    if index["objective"] != tokenizer_objective(cfg.objective):
         raise ConfigError(f"pretrain.objective: {cfg.objective}, but the tokenizer was built for "
                           f"{index['objective']} (tokenizer.objective); make them agree")
     for split in ("train", "val"):
@@ -36,8 +36,13 @@ def check(cfg, tok: PreTrainedTokenizerBase, tok_dir: Path, tokens_dir: Path) ->
     return index
 
 
+def tokenizer_objective(objective: str) -> str:
+    """The tokenizer an objective needs: ELECTRA masks like MLM ([CLS] ... [SEP], [MASK])."""
+    return "mlm" if objective == "electra" else objective
+
+
 def specials(tok: PreTrainedTokenizerBase, objective: str) -> Specials:
-    if objective == "mlm":
+    if tokenizer_objective(objective) == "mlm":
         return Specials(pad=tok.pad_token_id, cls=tok.cls_token_id, sep=tok.sep_token_id,
                         mask=tok.mask_token_id, vocab_size=len(tok))
     return Specials(pad=tok.pad_token_id, sep=tok.eos_token_id, vocab_size=len(tok))

@@ -6,14 +6,19 @@ from transformers import (BertConfig, BertForMaskedLM, BertForPreTraining, GPT2C
                           LlamaConfig, LlamaForCausalLM, ModernBertConfig, ModernBertForMaskedLM,
                           PreTrainedModel)
 
+from pipeline.pretrain import electra
+from pipeline.pretrain.electra import ReplacedTokenDetection
+
 
 def glu_intermediate(a) -> int:
     """A gated (SwiGLU/GeGLU) MLP has three matrices: 8/3 x hidden keeps it the size of a 4x MLP."""
     return a.intermediate_size or 64 * round(8 * a.hidden_size / 3 / 64)
 
 
-def build_model(cfg, vocab_size: int, specials) -> PreTrainedModel:
+def build_model(cfg, vocab_size: int, specials) -> PreTrainedModel | ReplacedTokenDetection:
     a = cfg.arch
+    if a.family == "electra":
+        return electra.build(cfg, vocab_size, specials)
     common = dict(vocab_size=vocab_size, pad_token_id=specials.pad, attn_implementation="sdpa")
     if a.family == "bert":
         config = BertConfig(hidden_size=a.hidden_size, num_hidden_layers=a.layers, num_attention_heads=a.heads,
@@ -55,12 +60,36 @@ def matmul_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if not any(k in n for k in lookups))
 
 
+def exported(model: torch.nn.Module) -> PreTrainedModel:
+    """The network the stage saves: ELECTRA's discriminator, or the model itself."""
+    return model.discriminator if isinstance(model, ReplacedTokenDetection) else model
+
+
+def sparse_head_params(model: torch.nn.Module) -> int:
+    """Parameters of an MLM head that runs on the predicted tokens only (dense + tied decoder;
+    0 when the head runs on every token): ModernBERT's sparse prediction, ELECTRA's generator."""
+    if isinstance(model, ReplacedTokenDetection):
+        c = model.generator.config  # dense: width -> embedding, decoder: embedding -> vocab
+        return c.vocab_size * c.embedding_size + c.hidden_size * c.embedding_size
+    if getattr(model.config, "sparse_prediction", False):
+        return model.config.vocab_size * model.config.hidden_size + model.config.hidden_size ** 2
+    return 0
+
+
 def train_flops_per_token(model: torch.nn.Module, cfg) -> float:
     """6 N for the weights' forward + backward, plus 12 L d T for attention scores and values
     (PaLM appendix B; nanoGPT's estimate_mfu). With sparse prediction the MLM head (dense + tied
-    decoder) runs on the masked share of tokens only."""
-    attention = 12 * cfg.arch.layers * cfg.arch.hidden_size * cfg.seq_len
-    if not getattr(model.config, "sparse_prediction", False):
+    decoder) runs on the masked share of tokens only.
+    ELECTRA: N holds both networks (matmul_params counts the shared token table once, as the
+    generator's tied decoder: for the discriminator it is a lookup), every weight runs forward
+    and backward on every token except the generator's head, and the attention term has one
+    12 L d T per network, each with its own width d. The sampling (one argmax over the vocabulary
+    per masked token) is ignored."""
+    widths = [cfg.arch.hidden_size]
+    if isinstance(model, ReplacedTokenDetection):
+        widths.append(model.generator.config.hidden_size)
+    attention = 12 * cfg.arch.layers * sum(widths) * cfg.seq_len
+    head = sparse_head_params(model)
+    if not head:
         return 6 * matmul_params(model) + attention
-    head = model.config.vocab_size * model.config.hidden_size + model.config.hidden_size ** 2
-    return 6 * (matmul_params(model) - head) + 6 * head * cfg.mask_prob + attention
+    return 6 * (matmul_params(model) - head) + 6 * head * cfg.mlm_probability + attention

@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from pipeline.pretrain import checkpoint
 from pipeline.pretrain.data import Examples
 from pipeline.pretrain.dist import Dist
-from pipeline.pretrain.loss import loss_sums, target_count
+from pipeline.pretrain.loss import counts, headline, loss_sums, val_metrics, weights
 from pipeline.pretrain.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class History:
     train: list[tuple[int, float, float]] = field(default_factory=list)  # step, loss, lr
-    val: list[tuple[int, float, float]] = field(default_factory=list)    # step, val loss, perplexity
+    val: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # step, loss.val_metrics
 
 
 class Trainer:
@@ -85,45 +85,52 @@ class Trainer:
             out.append({k: v.to(self.d.device, non_blocking=True) for k, v in batch.items()})
         return out
 
-    def train_step(self) -> tuple[float, float]:
-        """One optimizer step; returns (mean LM loss over the step's targets, grad norm)."""
+    def train_step(self) -> tuple[float, float, dict[str, float]]:
+        """One optimizer step; returns (headline loss, grad norm, each term's mean over the step)."""
         micro = self.micro_batches(self.step)
-        (n_targets,) = self.d.sum(sum(target_count(b) for b in micro))
-        n_pairs = self.cfg.batch_size
-        lm_total = torch.zeros((), device=self.d.device)
+        names = list(counts(micro[0]))
+        n = dict(zip(names, self.d.sum(*(sum(counts(b)[k] for b in micro) for k in names))))
+        w = weights(self.cfg)
+        totals: dict[str, torch.Tensor] = {}
         for i, batch in enumerate(micro):
             last = i == len(micro) - 1
             sync = contextlib.nullcontext() if last or self.ddp is None else self.ddp.no_sync()
             with sync:
                 with self.autocast():
-                    lm, pair = loss_sums(self.forward, batch)
+                    sums = loss_sums(self.forward, batch)
                 # DDP averages gradients over processes; x world turns that average into the sum,
-                # so the step's loss is sum / (all targets of the step), whatever the split.
-                ((lm / n_targets + pair / n_pairs) * self.d.world).backward()
-            lm_total += lm.detach()
+                # so each term is sum / (its count over the whole step), whatever the split.
+                (sum(w[k] * v / n[k] for k, v in sums.items() if k in w) * self.d.world).backward()
+            for k, v in sums.items():
+                totals[k] = totals.get(k, 0) + v.detach()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        lm_sum, = self.d.sum(float(lm_total))
-        return lm_sum / n_targets, float(grad_norm)
+        means = {k: s / n[k] for k, s in zip(totals, self.d.sum(*(float(v) for v in totals.values())))}
+        return headline(means, self.cfg), float(grad_norm), means
 
     @torch.no_grad()
-    def evaluate(self) -> tuple[float, float]:
-        """Held-out LM loss and its perplexity (for MLM: over the masked tokens)."""
+    def evaluate(self) -> dict[str, float]:
+        """Held-out metrics (loss.val_metrics), summed over the first eval_sequences windows."""
         self.model.eval()
         n = min(self.cfg.eval_sequences, len(self.val_data.stream))
         mine = list(range(self.d.rank, n, self.d.world))
-        lm_sum, count = 0.0, 0
+        # ELECTRA samples replacements: the same draws at every evaluation, apart from training's RNG
+        rng = torch.Generator(self.d.device).manual_seed(self.cfg.seed + 1 + self.d.rank)
+        sums: dict[str, float] = {}
+        n_by: dict[str, int] = {}
         for i in range(0, len(mine), self.micro):
             batch = {k: v.to(self.d.device) for k, v in self.val_data.batch(mine[i:i + self.micro]).items()}
             with self.autocast():
-                lm, _ = loss_sums(self.model, batch)
-            lm_sum, count = lm_sum + float(lm), count + target_count(batch)
+                terms = loss_sums(self.model, batch, rng)
+            for k, v in terms.items():
+                sums[k], n_by[k] = sums.get(k, 0.0) + float(v), n_by.get(k, 0) + counts(batch)[k]
         self.model.train()
-        lm_sum, count = self.d.sum(lm_sum, count)
-        loss = lm_sum / max(count, 1)
-        return loss, math.exp(min(loss, 50.0))
+        names = list(sums)
+        totals = self.d.sum(*(sums[k] for k in names), *(n_by[k] for k in names))
+        means = {k: totals[j] / max(totals[len(names) + j], 1) for j, k in enumerate(names)}
+        return val_metrics(means, self.cfg)
 
     def fit(self) -> None:
         cfg = self.cfg
@@ -133,7 +140,7 @@ class Trainer:
         while self.step < cfg.max_steps:
             lr = self.scheduler.get_last_lr()[0]
             start = time.perf_counter()
-            loss, grad_norm = self.train_step()
+            loss, grad_norm, terms = self.train_step()
             window_s += time.perf_counter() - start
             self.step += 1
             window_steps += 1
@@ -144,15 +151,17 @@ class Trainer:
                 self.train_seconds += window_s
                 tok_s = window_steps * tokens_per_step / window_s
                 mfu = tok_s * self.flops_per_token / self.peak_flops if self.peak_flops else float("nan")
+                # several terms (SOP, ELECTRA): each one's mean in brackets after the headline loss
+                parts = "" if list(terms) == ["lm"] else " (" + ", ".join(f"{k} {v:.4f}" for k, v in terms.items()) + ")"
                 if self.d.main:
-                    log.info("step %d/%d | loss %.4f | lr %.2e | grad_norm %.2f | %.0f tok/s | mfu %.2f%% | %.0f ms/step",
-                             self.step, cfg.max_steps, loss, lr, grad_norm, tok_s, 100 * mfu,
+                    log.info("step %d/%d | loss %.4f%s | lr %.2e | grad_norm %.2f | %.0f tok/s | mfu %.2f%% | %.0f ms/step",
+                             self.step, cfg.max_steps, loss, parts, lr, grad_norm, tok_s, 100 * mfu,
                              1000 * window_s / window_steps)
                 window_s, window_steps = 0.0, 0
             if self.step % cfg.eval_every == 0 or self.step == cfg.max_steps:
-                val_loss, ppl = self.evaluate()
-                self.history.val.append((self.step, val_loss, ppl))
+                val = self.evaluate()
+                self.history.val.append((self.step, val))
                 if self.d.main:
-                    log.info("step %d | val_loss %.4f | val_ppl %.2f", self.step, val_loss, ppl)
+                    log.info("step %d | %s", self.step, " | ".join(f"{k} {v:.4f}" for k, v in val.items()))
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.max_steps:
                 self.save_checkpoint()
