@@ -142,6 +142,9 @@ def test_sparse_prediction_loss_equals_dense():
 def test_modernbert_mlm_exports_a_classifier(project, tokenized):
     metrics = run_stage("pretrain", ["profile=tiny", "pretrain.max_steps=30", *token_paths(tokenized)], PARAMS)
     assert metrics["model_class"] == "ModernBertForMaskedLM"
+    # One source, no mixture: the passes over it are the epochs over the stream
+    (passes,) = metrics["passes_per_source"].values()
+    assert abs(passes - metrics["epochs"]) < 0.01 * metrics["epochs"] + 1e-3
     curve = read_tsv(project / "plots" / "pretrain_loss.tsv")
     first, last = (np.mean([row[1] for row in rows]) for rows in (curve[:5], curve[-5:]))
     assert last < first - 0.2, "loss must fall"

@@ -20,6 +20,7 @@ from pipeline.pretrain.config import Arch, Config
 from pipeline.pretrain.data import Examples, TokenStream, window_length
 from pipeline.pretrain.model import build_model, exported, matmul_params, train_flops_per_token
 from pipeline.pretrain.trainer import Trainer
+from pipeline.tokenizer.mixture import passes
 
 __all__ = ["Arch", "Config", "run"]
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
         "matmul_params": matmul_params(model), "steps": cfg.max_steps, "resumed_from_step": trainer.resumed_from,
         "tokens_seen": cfg.max_steps * cfg.batch_size * cfg.seq_len,
         "epochs": round(cfg.max_steps * cfg.batch_size / len(train.stream), 3),
+        # passes over each source's unique tokens (the stream tokens the windows read)
+        "passes_per_source": passes(index.get("mixture") or {}, cfg.max_steps * cfg.batch_size * train.stream.length),
         "final_loss": trainer.history.train[-1][1], "final_loss_avg": sum(recent) / len(recent),
         **val, "processes": d.world, "precision": cfg.precision,
         "train_seconds": round(trainer.train_seconds, 2), "tokens_per_s": round(tok_s, 1),
