@@ -51,8 +51,8 @@ from pipeline.ingest.readers import WarcHtmlReader  # noqa: E402
 
 DATA = Path(os.environ.get("LMPIPE_DATA") or REPO.parent / "shared" / "data")
 WARCS = sorted(str(p) for p in (DATA / "webdocs").glob("*.warc.gz"))
-STEPS = ["length", "url_filter", "lid", "gopher_repetition", "gopher_quality", "c4", "fineweb_quality", "pii",
-         "exact_dedup", "minhash_dedup", "decontaminate"]
+STEPS = ["length", "url_filter", "lid", "gopher_repetition", "gopher_quality", "c4", "c4_badwords", "fineweb_quality",
+         "pii", "exact_dedup", "minhash_dedup", "decontaminate"]
 
 
 class PeakRSS:
@@ -123,8 +123,9 @@ def run_bare(docs: Path, workers: int, lid_model: str) -> dict:
                                           MinhashDedupSignature)
     from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig
     from datatrove.pipeline.dedup.minhash import MinhashConfig
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter, LanguageFilter, URLFilter)
+    from datatrove.pipeline.filters import (C4BadWordsFilter, C4QualityFilter, FineWebQualityFilter,
+                                            GopherQualityFilter, GopherRepetitionFilter, LanguageFilter, URLFilter)
+    from datatrove.pipeline.filters.c4_filters import _EN_BADWORDS_URL
     from datatrove.pipeline.formatters import PIIFormatter
     from datatrove.pipeline.readers import JsonlReader, ParquetReader
     from datatrove.pipeline.writers import JsonlWriter
@@ -136,11 +137,15 @@ def run_bare(docs: Path, workers: int, lid_model: str) -> dict:
     from pipeline.curate.decont import GlueDecontIndexer, glue_files
     from pipeline.curate.normalize import content_key
 
-    # offline: the lid model where datatrove would have downloaded it; tldextract's snapshot
-    ft_dir = cached_assets_path(library_name="datatrove", namespace="lid", subfolder="ft176")
-    target = Path(ft_dir) / strip_protocol(FT176LID.MODEL_URL).replace("/", "_")
-    target.write_bytes(Path(lid_model).read_bytes())
-    Path(f"{target}.completed").touch()
+    # offline: the lid model and the bad-words list where datatrove would have downloaded them
+    # (a `.completed` marker beside a file in its asset cache skips the download); tldextract's snapshot
+    for namespace, subfolder, url, local in (
+            ("lid", "ft176", FT176LID.MODEL_URL, Path(lid_model)),
+            ("filters", "c4_badwords", _EN_BADWORDS_URL, DATA / "badwords" / "ldnoobw" / "en")):
+        asset_dir = cached_assets_path(library_name="datatrove", namespace=namespace, subfolder=subfolder)
+        target = Path(asset_dir) / strip_protocol(url).replace("/", "_")
+        target.write_bytes(local.read_bytes())
+        Path(f"{target}.completed").touch()
     url_filter = URLFilter(exclusion_writer=JsonlWriter(str(WORK / "bare/removed/url")))
     url_filter.tldextractor = TLDExtract(suffix_list_urls=())
 
@@ -162,6 +167,7 @@ def run_bare(docs: Path, workers: int, lid_model: str) -> dict:
                     GopherRepetitionFilter(exclusion_writer=removed("gopher_rep")),
                     GopherQualityFilter(exclusion_writer=removed("gopher_qual")),
                     C4QualityFilter(filter_no_terminal_punct=False, exclusion_writer=removed("c4")),
+                    C4BadWordsFilter(exclusion_writer=removed("c4_badwords")),
                     FineWebQualityFilter(exclusion_writer=removed("fineweb")), PIIFormatter(),
                     JsonlWriter(str(base / "filtered"))], workers),
         ("exact_sig", [JsonlReader(str(base / "filtered")), ExactDedupSignature(str(base / "esig"), exact_cfg)],

@@ -1,8 +1,11 @@
 """curate: FineWeb-style filtering and deduplication of `docs` with datatrove.
 
+Per-source recipes (curate.recipes) change the filter steps' settings for the sources they
+list; dedup and decontamination run over all sources together.
+
 Output (`paths.curated`):
     docs/*.parquet               kept documents, the docs schema
-    removed/<step>/*.parquet     every dropped document, with `reason`
+    removed/<step>/*.parquet     every dropped document, with `reason` and `recipe`
     logs/<job>/                  datatrove logs, per-task stats and completion markers
     config.yaml                  the resolved config
 plus metrics/curate.json (the funnel) and plots/curate_funnel.csv.
@@ -15,14 +18,17 @@ import logging
 import shutil
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import artifacts
 from pipeline.config import resolve_path, to_dict
-from pipeline.curate import executors, funnel, recipe
-from pipeline.curate.config import Config
+from pipeline.curate import executors, funnel
+from pipeline.curate import recipe as recipe_module
+from pipeline.curate.config import Config, recipe_for
 from pipeline.curate.decont import glue_files
 from pipeline.curate.lid import ensure_model
+from pipeline.curate.steps import BADWORDS_LANGUAGES
 from pipeline.env import network_configured
 from pipeline.errors import InputError
 from pipeline.sources import data_root_path
@@ -50,19 +56,55 @@ def input_rows(docs: Path) -> int:
     return rows
 
 
-def badwords_source(cfg: Config) -> str | None:
-    """The bad-words list to use, or None: the rule is skipped (the recipe records a warning)."""
-    if cfg.c4_badwords.path:
-        path = resolve_path(cfg.c4_badwords.path)
-        if not path.exists():
-            raise InputError(f"{path}: bad-words list not found (curate.c4_badwords.path)")
-        return str(path)
-    if network_configured():
-        from datatrove.pipeline.filters.c4_filters import _EN_BADWORDS_URL
-        from datatrove.io import cached_asset_path_or_download
+def input_sources(docs: Path) -> set[str | None]:
+    """The `source` values of the docs shards (None for rows, or shards, without one)."""
+    sources: set[str | None] = set()
+    for shard in sorted(docs.glob("*.parquet")):
+        if "source" not in pq.ParquetFile(shard).schema_arrow.names:
+            sources.add(None)
+            continue
+        sources.update(pc.unique(pq.read_table(shard, columns=["source"]).column("source")).to_pylist())
+    return sources
 
-        return cached_asset_path_or_download(_EN_BADWORDS_URL, namespace="filters", subfolder="c4_badwords")
-    return None
+
+def check_recipes(cfg: Config, docs: Path) -> list[str]:
+    """Before any work: no source of the input matches two recipes (recipe_for raises). Logs each
+    source's recipe; returns a warning for each recipe that matches no source (a typo in its
+    `sources` would otherwise go unnoticed)."""
+    if not cfg.recipes:
+        return []
+    by_recipe: dict[str | None, list[str]] = {}
+    for source in sorted(input_sources(docs), key=str):
+        by_recipe.setdefault(recipe_for(cfg.recipes, source), []).append(str(source))
+    for recipe, sources in by_recipe.items():
+        log.info("curate: %s settings for sources %s", recipe or "base", ", ".join(sources))
+    return [f"curate.recipes.{recipe}: matches no source of the input ({', '.join(r.sources)})"
+            for recipe, r in cfg.recipes.items() if recipe not in by_recipe]
+
+
+def check_badwords(cfg: Config) -> None:
+    """Every bad-words list an enabled c4_badwords step will read is there (a missing list is an
+    error, never a rule silently skipped), or, for an empty path, the network may be used. The
+    lists read: one per language the language filter keeps (with the filter off, C4BadWordsFilter's
+    default, English) that LDNOOBW has a list for."""
+    languages = set()
+    for lid in cfg.step_settings("lid").values():
+        languages.update(lid.languages if lid.enabled else ["en"])
+    for recipe, settings in cfg.step_settings("c4_badwords").items():
+        if not settings.enabled:
+            continue
+        key = f"curate.{f'recipes.{recipe}.' if recipe else ''}c4_badwords.path"
+        if not settings.path:
+            if not network_configured():
+                raise InputError(f"{key}: empty, and datatrove's download of the lists needs the network "
+                                 f"(LMPIPE_ONLINE=1); set a local copy (badwords/ldnoobw under data_root) or "
+                                 f"disable the step")
+            continue
+        path = recipe_module.badwords_path(cfg, settings)
+        lists = [path] if path.is_file() else [path / lang for lang in sorted(languages & BADWORDS_LANGUAGES)]
+        for file in [path, *lists]:
+            if not file.exists():
+                raise InputError(f"{file}: bad-words list not found ({key}; a relative path is under data_root)")
 
 
 def _fingerprint(cfg: Config) -> str:
@@ -74,8 +116,10 @@ def run(cfg: Config) -> dict:
     docs_in = input_rows(docs)
     glue = glue_files(data_root_path(cfg.data_root) / cfg.glue, cfg.decontaminate.tasks, cfg.decontaminate.splits,
                       cfg.decontaminate.missing_ok) if cfg.decontaminate.enabled else []
-    lid_model = str(ensure_model(cfg.lid.model)) if cfg.lid.enabled else None
-    badwords = badwords_source(cfg) if cfg.c4_badwords.enabled else None
+    warnings = check_recipes(cfg, docs)
+    check_badwords(cfg)
+    for model in {lid.model for lid in cfg.step_settings("lid").values() if lid.enabled}:
+        ensure_model(model)
 
     out = resolve_path(cfg.curated)
     fingerprint = _fingerprint(cfg)
@@ -84,8 +128,8 @@ def run(cfg: Config) -> dict:
     resume = (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fingerprint
     with artifacts.atomic_dir(out, resume=resume) as work_dir:
         (work_dir / "fingerprint").write_text(fingerprint)
-        plan = recipe.build(cfg, docs, work_dir, work_dir / "work", glue, badwords, lid_model)
-        for warning in plan.warnings:
+        plan = recipe_module.build(cfg, docs, work_dir, work_dir / "work", glue)
+        for warning in warnings:
             log.warning(warning)
         job_times = executors.run_jobs(cfg.executor, plan.jobs, work_dir / "logs")
         steps, timing = funnel.build(work_dir / "logs", work_dir / "removed", plan.jobs, plan.funnel)
@@ -109,5 +153,5 @@ def run(cfg: Config) -> dict:
         "contaminated": sum(steps.get("decontaminate", {}).get("removed", {}).values()),
         "steps": steps,
         "job_time_s": job_times,
-        "warnings": plan.warnings,
+        "warnings": warnings,
     }

@@ -3,12 +3,23 @@
 Thresholds default to datatrove's, which are FineWeb's (Penedo et al. 2024, datatrove
 examples/fineweb.py). The four heuristic filters take their datatrove keyword arguments as
 `options`, checked against the filter's signature so a typo fails at config time.
+
+`recipes` change the filter steps for some sources (FineWeb's rules were made for web pages;
+bench/curate_recipes.py measures where they misfire on books and encyclopedic text): each recipe
+names its sources and, per step, overrides deep-merged over the base settings above. Documents
+of other sources get the base settings. Dedup and decontamination compare documents across all
+sources and PII anonymization judges no quality, so recipes do not change them.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Literal
+
+from pipeline.config import build, deep_merge
+from pipeline.errors import ConfigError
 
 
 @dataclass
@@ -77,14 +88,25 @@ class HeuristicConfig:
                 raise ValueError(f"{name}.options.{key}: not an option of {cls.__name__} "
                                  f"(known: {', '.join(sorted(allowed))})")
 
+    def kwargs(self) -> dict[str, Any]:
+        """The options as the filter's keyword arguments. YAML has no tuples: lists become tuples,
+        which datatrove's sequence options need (str.endswith(stop_chars), n-gram thresholds)."""
+        return {key: _tuples(value) for key, value in self.options.items()}
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
 
 @dataclass
 class BadWordsConfig:
-    """C4's bad-words rule. `path`: a word list file (one per line) used for every language, or
-    a directory of per-language lists named like LDNOOBW's (`en`, `fr`, ...). Empty and offline:
-    the rule is skipped and the metrics say so."""
+    """C4's bad-words rule. `path` (relative: under data_root): a word list file (one per line)
+    used for every language, or a directory of per-language lists named like LDNOOBW's (`en`,
+    `fr`, ...): the default is the LDNOOBW copy in the data folder, the lists datatrove's
+    C4BadWordsFilter would download. Empty: datatrove downloads them, which needs the network
+    (LMPIPE_ONLINE=1). A list that is not there is an error, never a rule silently skipped."""
     enabled: bool = True
-    path: str = ""
+    path: str = "badwords/ldnoobw"
     keep_fraction: float = 0.0
 
 
@@ -122,6 +144,35 @@ class DecontConfig:
     missing_ok: bool = True  # a listed task absent from the GLUE directory is skipped with a warning
 
 
+# The steps a recipe may change: the per-document filters, in FineWeb's order.
+RECIPE_STEPS = ("length", "url_filter", "lid", "gopher_repetition", "gopher_quality", "c4", "c4_badwords",
+                "fineweb_quality")
+
+
+@dataclass
+class RecipeConfig:
+    """Filter settings for the documents whose `source` (the ingest source's name) matches one of
+    `sources`: names or shell-style patterns (`gutenberg*`). Each step key holds overrides of that
+    step's base settings, deep-merged over them: `c4: {enabled: false}`,
+    `gopher_quality: {options: {min_doc_words: 10}}`. Steps not named keep the base settings."""
+    sources: list[str] = field(default_factory=list)
+    length: dict[str, Any] = field(default_factory=dict)
+    url_filter: dict[str, Any] = field(default_factory=dict)
+    lid: dict[str, Any] = field(default_factory=dict)
+    gopher_repetition: dict[str, Any] = field(default_factory=dict)
+    gopher_quality: dict[str, Any] = field(default_factory=dict)
+    c4: dict[str, Any] = field(default_factory=dict)
+    c4_badwords: dict[str, Any] = field(default_factory=dict)
+    fineweb_quality: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.sources:
+            raise ValueError("sources: a recipe needs at least one source name or pattern")
+
+    def matches(self, source: str | None) -> bool:
+        return source is not None and any(fnmatchcase(source, pattern) for pattern in self.sources)
+
+
 @dataclass
 class Config:
     docs: str = "data/docs"
@@ -145,13 +196,48 @@ class Config:
     exact_dedup: ExactDedupConfig = field(default_factory=ExactDedupConfig)
     minhash: MinhashConfig = field(default_factory=MinhashConfig)
     decontaminate: DecontConfig = field(default_factory=DecontConfig)
+    recipes: dict[str, RecipeConfig] = field(default_factory=dict)  # per-source filter settings
 
     def __post_init__(self):
         from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter,
                                                 GopherQualityFilter, GopherRepetitionFilter)
 
-        for name, cls in (("gopher_repetition", GopherRepetitionFilter), ("gopher_quality", GopherQualityFilter),
-                          ("c4", C4QualityFilter), ("fineweb_quality", FineWebQualityFilter)):
-            getattr(self, name).check_options(name, cls)
-        if self.length.min_chars > self.length.max_chars:
-            raise ValueError("length.min_chars: must be <= length.max_chars")
+        heuristics = {"gopher_repetition": GopherRepetitionFilter, "gopher_quality": GopherQualityFilter,
+                      "c4": C4QualityFilter, "fineweb_quality": FineWebQualityFilter}
+        for recipe in (None, *self.recipes):
+            prefix = f"recipes.{recipe}." if recipe else ""
+            settings = {name: self.step(name, recipe) for name in RECIPE_STEPS}  # builds: checks the keys
+            for name, cls in heuristics.items():
+                settings[name].check_options(prefix + name, cls)
+            if settings["length"].min_chars > settings["length"].max_chars:
+                raise ValueError(f"{prefix}length.min_chars: must be <= length.max_chars")
+        listed: dict[str, str] = {}
+        for recipe, r in self.recipes.items():
+            for pattern in r.sources:
+                if pattern in listed:
+                    raise ValueError(f"recipes.{recipe}.sources: {pattern!r} is also in recipes.{listed[pattern]}")
+                listed[pattern] = recipe
+
+    def step(self, name: str, recipe: str | None = None) -> Any:
+        """The settings of filter step `name` for the documents of `recipe` (None: the base)."""
+        base = getattr(self, name)
+        override = getattr(self.recipes[recipe], name) if recipe else {}
+        if not override:
+            return base
+        try:
+            return build(type(base), deep_merge(dataclasses.asdict(base), override), prefix=f"recipes.{recipe}.{name}")
+        except ConfigError as exc:  # re-raised by build() as one ConfigError under `curate:`
+            raise ValueError(str(exc)) from None
+
+    def step_settings(self, name: str) -> dict[str | None, Any]:
+        """Filter step `name`'s settings for the base (key None) and for each recipe."""
+        return {recipe: self.step(name, recipe) for recipe in (None, *self.recipes)}
+
+
+def recipe_for(recipes: dict[str, RecipeConfig], source: str | None) -> str | None:
+    """The recipe whose sources match `source`, None if none does; a source matched by two
+    recipes' patterns is an error (which one wins would otherwise depend on their order)."""
+    names = [name for name, r in recipes.items() if r.matches(source)]
+    if len(names) > 1:
+        raise ConfigError(f"curate.recipes: source {source!r} matches the sources of {' and '.join(names)}")
+    return names[0] if names else None

@@ -14,7 +14,9 @@ from datatrove.pipeline.writers import ParquetWriter
 META_FIELDS = ("source", "url", "title", "timestamp", "lang")
 DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string())]
                        + [(name, pa.string()) for name in META_FIELDS])
-REMOVED_SCHEMA = DOC_SCHEMA.append(pa.field("reason", pa.string()))
+# recipe: the curate.recipes entry the document's source matched (null: the base settings, or a
+# document removed by dedup/decontamination, which run across all sources)
+REMOVED_SCHEMA = DOC_SCHEMA.append(pa.field("reason", pa.string())).append(pa.field("recipe", pa.string()))
 
 
 class DocsReader(ParquetReader):
@@ -61,7 +63,8 @@ class DocsReader(ParquetReader):
 
 class DocsWriter(ParquetWriter):
     """Writes the flat docs schema; with `reason`, the removed-docs schema, where the reason is
-    the filter's own (datatrove's `filter_reason`) or `reason` for steps that give none."""
+    the filter's own (datatrove's `filter_reason`) or `reason` for steps that give none, and
+    `recipe` the document's curate recipe."""
 
     name = "📒 Docs"
 
@@ -76,6 +79,7 @@ class DocsWriter(ParquetWriter):
                **{name: _str_or_none(meta.get(name)) for name in META_FIELDS}}
         if self.reason:
             row["reason"] = meta.get("filter_reason") or self.reason
+            row["recipe"] = meta.get("recipe")
         return row
 
 

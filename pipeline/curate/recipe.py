@@ -8,10 +8,17 @@
 Each dedup stage reads the folder its signature stage read, with the same number of tasks:
 datatrove matches signatures to documents by (task, position), so both must see the same shard.
 Every filter writes what it drops to removed/<step>/ with the reason.
+
+With curate.recipes, a tagger after the reader names each document's recipe, and a filter step
+whose settings differ between recipes becomes a RecipeFilter holding one datatrove filter per
+distinct setting: still one funnel step, one removed/<step>/ folder, one set of counters.
+Dedup and decontamination stay one pass over every source together.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from datatrove.pipeline.base import PipelineStep
@@ -21,16 +28,19 @@ from datatrove.pipeline.dedup import (ExactDedupFilter, ExactDedupSignature, Exa
                                       MinhashDedupSignature)
 from datatrove.pipeline.dedup.exact_dedup import ExactDedupConfig
 from datatrove.pipeline.dedup.minhash import MinhashConfig
-from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                        GopherRepetitionFilter)
+from datatrove.pipeline.filters import (C4BadWordsFilter, C4QualityFilter, FineWebQualityFilter,
+                                        GopherQualityFilter, GopherRepetitionFilter)
+from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from pipeline.curate.config import Config
+from pipeline.config import resolve_path
+from pipeline.curate.config import BadWordsConfig, Config
 from pipeline.curate.decont import GlueDecontIndexer
 from pipeline.curate.io import DocsReader, DocsWriter
 from pipeline.curate.normalize import content_key
 from pipeline.curate.tokenizer import word_tokenizer
 from pipeline.curate.steps import (CountingPIIFormatter, LengthFilter, LocalBadWordsFilter,
-                                   OfflineLanguageFilter, OfflineURLFilter, read_list)
+                                   OfflineLanguageFilter, OfflineURLFilter, RecipeFilter, RecipeTagger, read_list)
+from pipeline.sources import data_root_path
 
 
 @dataclass
@@ -47,7 +57,6 @@ class Job:
 class Plan:
     jobs: list[Job]
     funnel: list[str]        # funnel steps in order
-    warnings: list[str]
 
 
 class _JobBuilder:
@@ -65,46 +74,74 @@ class _JobBuilder:
         return DocsWriter(str(self.removed / step), reason=reason)
 
 
-def build(cfg: Config, docs: Path, out: Path, work: Path, glue_files: list[Path], badwords: str | None,
-          lid_model: str | None) -> Plan:
+def badwords_path(cfg: Config, settings: BadWordsConfig) -> Path:
+    """The bad-words list or directory; a relative path is under data_root."""
+    return data_root_path(cfg.data_root) / settings.path
+
+
+def badwords_filter(cfg: Config, settings: BadWordsConfig, writer) -> BaseFilter:
+    """Ours on a local list; for an empty path datatrove's own, which downloads the lists
+    (run() has checked that the list is there, or that the network may be used)."""
+    if settings.path:
+        return LocalBadWordsFilter(str(badwords_path(cfg, settings)), settings.keep_fraction, exclusion_writer=writer)
+    return C4BadWordsFilter(keep_fraction=settings.keep_fraction, fail_on_missing_language=False, seed=0,
+                            exclusion_writer=writer)
+
+
+def per_recipe(cfg: Config, name: str, make: Callable[..., BaseFilter], writer) -> BaseFilter | None:
+    """Filter step `name`: `make(settings, exclusion_writer)` once when every recipe has the
+    base's settings, else a RecipeFilter with one instance per distinct settings (an instance
+    can be large: the URL filter's block list, the language model). None: off for everyone."""
+    by_recipe = cfg.step_settings(name)
+    enabled = [s for s in by_recipe.values() if s.enabled]
+    if not enabled:
+        return None
+    if len(enabled) == len(by_recipe) and all(s == enabled[0] for s in enabled):
+        return make(enabled[0], writer)
+    instances: dict[str, BaseFilter] = {}
+    filters: dict[str | None, BaseFilter | None] = {}
+    for recipe, settings in by_recipe.items():
+        if not settings.enabled:
+            filters[recipe] = None
+            continue
+        key = json.dumps(asdict(settings), sort_keys=True, default=str)
+        if key not in instances:
+            instances[key] = make(settings, None)
+        filters[recipe] = instances[key]
+    return RecipeFilter(filters, exclusion_writer=writer)
+
+
+def build(cfg: Config, docs: Path, out: Path, work: Path, glue_files: list[Path]) -> Plan:
     tasks = cfg.executor.tasks
     removed = out / "removed"
-    jobs, funnel, warnings = [], [], []
+    jobs, funnel = [], []
 
     # ---- heuristic filters and PII, one pass over the input
     b = _JobBuilder("filter", tasks, removed)
     b.add(DocsReader(str(docs), stride=True, limit=cfg.limit))
-
-    def add_filter(name: str, make) -> None:
-        b.add(make(b.removed_writer(name, name)), name)
-        funnel.append(name)
-
-    if cfg.length.enabled:
-        add_filter("length", lambda w: LengthFilter(cfg.length.min_chars, cfg.length.max_chars, exclusion_writer=w))
-    if cfg.url_filter.enabled:
-        u = cfg.url_filter
-        add_filter("url_filter", lambda w: OfflineURLFilter(
-            soft_word_threshold=u.soft_word_threshold, use_integrated_lists=u.use_integrated_lists,
-            extra_domains=read_list(u.extra_domains) if u.extra_domains else None,
-            extra_urls=read_list(u.extra_urls) if u.extra_urls else None, exclusion_writer=w))
-    if cfg.lid.enabled:
-        add_filter("lid", lambda w: OfflineLanguageFilter(cfg.lid.languages, cfg.lid.threshold, lid_model,
-                                                          exclusion_writer=w))
+    if cfg.recipes:
+        b.add(RecipeTagger(cfg.recipes))
     lang = word_tokenizer(cfg.text_language)
+
+    def add_filter(name: str, make: Callable[..., BaseFilter]) -> None:
+        step = per_recipe(cfg, name, make, b.removed_writer(name, name))
+        if step is not None:
+            b.add(step, name)
+            funnel.append(name)
+
+    add_filter("length", lambda s, w: LengthFilter(s.min_chars, s.max_chars, exclusion_writer=w))
+    add_filter("url_filter", lambda s, w: OfflineURLFilter(
+        soft_word_threshold=s.soft_word_threshold, use_integrated_lists=s.use_integrated_lists,
+        extra_domains=read_list(s.extra_domains) if s.extra_domains else None,
+        extra_urls=read_list(s.extra_urls) if s.extra_urls else None, exclusion_writer=w))
+    # the model file is there: run() fetched it (ensure_model) for every recipe with the step on
+    add_filter("lid", lambda s, w: OfflineLanguageFilter(s.languages, s.threshold, str(resolve_path(s.model)),
+                                                         exclusion_writer=w))
     for name, cls in (("gopher_repetition", GopherRepetitionFilter), ("gopher_quality", GopherQualityFilter),
                       ("c4", C4QualityFilter)):
-        step_cfg = getattr(cfg, name)
-        if step_cfg.enabled:
-            add_filter(name, lambda w, cls=cls, opts=step_cfg.options: cls(exclusion_writer=w, language=lang, **opts))
-    if cfg.c4_badwords.enabled:
-        if badwords:
-            add_filter("c4_badwords", lambda w: LocalBadWordsFilter(badwords, cfg.c4_badwords.keep_fraction,
-                                                                    exclusion_writer=w))
-        else:
-            warnings.append("c4_badwords: no word list (curate.c4_badwords.path) and no network; rule skipped")
-    if cfg.fineweb_quality.enabled:
-        add_filter("fineweb_quality", lambda w: FineWebQualityFilter(exclusion_writer=w, language=lang,
-                                                                     **cfg.fineweb_quality.options))
+        add_filter(name, lambda s, w, cls=cls: cls(exclusion_writer=w, language=lang, **s.kwargs()))
+    add_filter("c4_badwords", lambda s, w: badwords_filter(cfg, s, w))
+    add_filter("fineweb_quality", lambda s, w: FineWebQualityFilter(exclusion_writer=w, language=lang, **s.kwargs()))
     if cfg.pii.enabled:
         b.add(CountingPIIFormatter(remove_emails=cfg.pii.emails, remove_ips=cfg.pii.ips,
                                    only_remove_public_ips=cfg.pii.only_public_ips), "pii")
@@ -161,4 +198,4 @@ def build(cfg: Config, docs: Path, out: Path, work: Path, glue_files: list[Path]
         funnel.append("decontaminate")
     b.add(DocsWriter(str(out / "docs")))
     jobs.append(b.job)
-    return Plan(jobs, funnel, warnings)
+    return Plan(jobs, funnel)
