@@ -189,7 +189,8 @@ def test_kept_documents_keep_the_docs_schema_with_lang_and_no_pii(curated):
     tmp, _, metrics = curated
     kept = {row["id"]: row for row in read_dir(tmp / "curated" / "docs")}
     assert set(kept) == {f"en{i}" for i in range(12)} | {"pii"}
-    assert list(kept["en1"]) == ["id", "text", "source", "url", "title", "timestamp", "lang"]
+    assert list(kept["en1"]) == ["id", "text", "source", "url", "title", "timestamp", "lang",
+                                 "author", "release_date", "ebook_number"]
     assert {row["lang"] for row in kept.values()} == {"en"}
     assert "jane.doe@university.edu" not in kept["pii"]["text"] and "8.8.8.8" not in kept["pii"]["text"]
     assert metrics["steps"]["pii"]["anonymized"] == 1

@@ -334,8 +334,11 @@ def test_stage_reads_the_new_kinds_with_two_workers(project, tmp_path):
         "pg": (12, 12, {}), "wx": (3, 2, {"empty_text": 1}), "rows": (3, 2, {"bad_json": 1}), "notes": (1, 1, {})}
     assert m["rows"]["errors"] == [f"{root / 'rows.jsonl.gz'}:2: not JSON (Expecting value: line 1 column 1 (char 0))"]
     table = pq.read_table(sorted((project / "data" / "docs").glob("*.parquet")))
-    langs = {row["id"].rsplit("/", 1)[0]: row["lang"] for row in table.select(["id", "lang"]).to_pylist()}
-    assert langs["pg/3"] == "fr" and langs["pg/1"] == "en"
+    rows = {row["id"].rsplit("/", 1)[0]: row for row in table.to_pylist()}
+    assert rows["pg/3"]["lang"] == "fr" and rows["pg/1"]["lang"] == "en"
+    # the header's metadata reaches the shards as columns
+    assert (rows["pg/1"]["title"], rows["pg/1"]["author"], rows["pg/1"]["ebook_number"]) == ("A Garland", "Louisa May Alcott", "1")
+    assert rows["pg/1"]["release_date"] and all(r["author"] is None for k, r in rows.items() if not k.startswith("pg/"))
 
 
 # ------------------------------------------------------------------ real corpora (slices)

@@ -11,7 +11,9 @@ from datatrove.data import Document
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import ParquetWriter
 
-META_FIELDS = ("source", "url", "title", "timestamp", "lang")
+from pipeline.ingest.schema import METADATA_COLUMNS
+
+META_FIELDS = METADATA_COLUMNS  # ingest's columns, the Gutenberg metadata among them
 DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string())]
                        + [(name, pa.string()) for name in META_FIELDS])
 # recipe: the curate.recipes entry the document's source matched (null: the base settings, or a

@@ -16,6 +16,10 @@ DOCS_SCHEMA = pa.schema([
     pa.field("title", pa.string()),
     pa.field("timestamp", pa.string()),  # as the input gives it: revision or WARC-Date (ISO 8601)
     pa.field("lang", pa.string()),
+    # Book metadata (Project Gutenberg's header; null for other sources)
+    pa.field("author", pa.string()),
+    pa.field("release_date", pa.string()),
+    pa.field("ebook_number", pa.string()),
 ])
 METADATA_COLUMNS = tuple(f.name for f in DOCS_SCHEMA if f.name not in ("id", "text"))
 
