@@ -67,10 +67,10 @@ def mirror():
     m.close()
 
 
-def files(base: str) -> dict[str, PublicFile]:
-    return {"wiki/a.txt": PublicFile(sha(b"alpha\n"), url=f"{base}/orig/a.txt"),
-            "glue/T/dev.tsv": PublicFile(sha(b"x\ty\n"), url=f"{base}/glue/T.zip", member="T/dev.tsv"),
-            "leads/b.parquet": PublicFile(sha(b"beta"))}
+def files(base: str) -> list[PublicFile]:
+    return [PublicFile("wiki/a.txt", sha(b"alpha\n"), url=f"{base}/orig/a.txt"),
+            PublicFile("glue/T/dev.tsv", sha(b"x\ty\n"), url=f"{base}/glue/T.zip", member="T/dev.tsv"),
+            PublicFile("leads/b.parquet", sha(b"beta"))]
 
 
 def test_present_inputs_are_checked_and_listed(project):
@@ -92,7 +92,7 @@ def test_missing_data_folder_offline_is_one_line_with_both_ways(project, monkeyp
     with pytest.raises(InputError) as err:
         run(Config(data_root=str(project / "nowhere"), files=files("http://unused")))
     message = str(err.value)
-    assert "\n" not in message and message.startswith(f"{project / 'nowhere'}: input data missing (glue/T/dev.tsv and 2 more)")
+    assert "\n" not in message and message.startswith(f"{project / 'nowhere'}: input data missing (wiki/a.txt and 2 more)")
     assert "LMPIPE_DATA" in message and "profile: public" in message and "LMPIPE_ONLINE=1" in message
 
 
@@ -108,7 +108,7 @@ def test_public_profile_downloads_verifies_and_unzips(project, mirror, monkeypat
 
 def test_public_download_with_wrong_checksum_leaves_nothing(project, mirror, monkeypatch):
     monkeypatch.setenv("LMPIPE_ONLINE", "1")
-    bad = {"wiki/a.txt": PublicFile("0" * 64, url=f"{mirror.base}/orig/a.txt")}
+    bad = [PublicFile("wiki/a.txt", "0" * 64, url=f"{mirror.base}/orig/a.txt")]
     with pytest.raises(InputError, match="checksum mismatch"):
         run(Config(data_root="data/downloads/public", files=bad))
     assert not (project / "data/downloads/public/wiki/a.txt").exists()
@@ -118,7 +118,7 @@ def test_public_download_with_wrong_checksum_leaves_nothing(project, mirror, mon
 def test_public_file_without_any_url_names_the_key(project, monkeypatch):
     monkeypatch.setenv("LMPIPE_ONLINE", "1")
     with pytest.raises(InputError, match=r"^leads/b.parquet: no public copy known; set fetch.base_url"):
-        run(Config(data_root="data/downloads/public", files={"leads/b.parquet": PublicFile(sha(b"beta"))}))
+        run(Config(data_root="data/downloads/public", files=[PublicFile("leads/b.parquet", sha(b"beta"))]))
 
 
 @pytest.mark.slow
@@ -127,11 +127,12 @@ def test_public_profile_dvc_repro_matches_the_shared_data_run(tmp_path, shared_d
     server from ../shared, ingests the same documents as the run on ../shared itself."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     routes, rewrite = {}, {}
-    for rel, spec in params["fetch"]["files"].items():
-        url = urllib.parse.urlparse(spec.get("url") or f"https://mirror.example/{rel}")
+    for spec in params["fetch"]["files"]:
+        rel = spec["path"]
+        url = urllib.parse.urlparse(spec.get("url") or f"https://mirror.example/{urllib.parse.quote(rel)}")
         path = f"/{url.netloc}{url.path}"
         if spec.get("member"):  # GLUE's zips, rebuilt from ../shared's TSVs
-            members = {s["member"]: (shared_data / r).read_bytes() for r, s in params["fetch"]["files"].items()
+            members = {s["member"]: (shared_data / s["path"]).read_bytes() for s in params["fetch"]["files"]
                        if s.get("url") == spec["url"]}
             routes[path] = zipped(members)
         else:

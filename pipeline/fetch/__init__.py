@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PublicFile:
+    path: str          # under data_root
     sha256: str
     url: str = ""      # a public original; empty: fetch.base_url + the file's path
     member: str = ""   # the file inside the zip at `url` (GLUE publishes one zip per task)
@@ -37,7 +39,8 @@ class Config:
     data_root: str = "../shared/data"
     public_data: str = "data/downloads/public"   # this stage's output; the public profile's data_root
     base_url: str = ""  # a mirror laid out like ../shared/data, for files with no public original
-    files: dict[str, PublicFile] = field(default_factory=dict)
+    # A list, not a mapping by path: DVC's lock file writer breaks long keys with spaces over lines.
+    files: list[PublicFile] = field(default_factory=list)
 
 
 def how_to_provide(root: Path, missing: list[str]) -> str:
@@ -51,7 +54,7 @@ def url_of(rel: str, spec: PublicFile, base_url: str) -> str:
         return spec.url
     if not base_url:
         raise InputError(f"{rel}: no public copy known; set fetch.base_url to a mirror of the sample data")
-    return f"{base_url.rstrip('/')}/{rel}"
+    return f"{base_url.rstrip('/')}/{urllib.parse.quote(rel)}"  # book titles have spaces
 
 
 def download_to(rel: str, spec: PublicFile, base_url: str, target: Path, staging: Path) -> None:
@@ -77,7 +80,8 @@ def run(cfg: Config) -> dict:
     downloading = root == out  # the public profile: data_root is this stage's own folder
     out.mkdir(parents=True, exist_ok=True)
     missing, bad, fetched = [], [], 0
-    for rel, spec in sorted(cfg.files.items()):
+    for spec in cfg.files:
+        rel = spec.path
         path = root / rel
         if path.exists() and sha256_file(path) == spec.sha256:
             continue
@@ -94,7 +98,8 @@ def run(cfg: Config) -> dict:
     shutil.rmtree(out / ".partial", ignore_errors=True)
     for rel in bad:
         log.warning("%s: sha256 differs from fetch.files (a local copy of another version)", root / rel)
-    manifest = {"data_root": str(cfg.data_root), "files": {r: s.sha256 for r, s in sorted(cfg.files.items())
-                                                           if r not in bad}, "differ": bad}
+    manifest = {"data_root": str(cfg.data_root),
+                "files": {s.path: s.sha256 for s in sorted(cfg.files, key=lambda s: s.path) if s.path not in bad},
+                "differ": bad}
     write_json(out / "manifest.json", manifest)
     return {"files": len(cfg.files), "downloaded": fetched, "differ": len(bad)}
