@@ -10,9 +10,11 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import datasets
 import numpy as np
+import torch
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
 
 from pipeline.finetune import metrics as glue_metrics
@@ -37,6 +39,8 @@ class HParams:
     heldout_fraction: float = 0.1   # share of train held out for model selection
     heldout_max: int = 1000         # ... at most this many examples
     patience: int = 1               # epochs without held-out improvement before stopping
+    # bf16: matmuls under autocast, weights and optimizer state in fp32 (mixed precision)
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     def __post_init__(self):
         checks = {"lr": self.lr > 0, "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
@@ -102,7 +106,8 @@ def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, in
         eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
         load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
         save_total_limit=1, save_only_model=True, report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=False)
+        dataloader_pin_memory=False, bf16=hp.precision == "bf16",
+        use_cpu=not torch.cuda.is_available())  # transformers refuses bf16 on CPU without it
     trainer = Trainer(
         model=model, args=args, processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
