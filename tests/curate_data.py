@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.ingest.schema import METADATA_COLUMNS
+
 WORDS = ("the of and to in that with for as on by from at this which have been were their about "
          "river city council library garden station museum teacher student history science music "
          "winter summer morning evening village harbour bridge market painting theatre novel "
@@ -41,7 +43,7 @@ def english(seed: int, sentences: int = 9) -> str:
 
 def write_docs(folder: Path, rows: list[dict], shard: str = "part-0.parquet") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    columns = ["id", "text", "source", "url", "title", "timestamp", "lang"]
+    columns = ["id", "text", *METADATA_COLUMNS]  # the docs contract
     table = pa.table({c: pa.array([r.get(c) for r in rows], type=pa.string()) for c in columns})
     pq.write_table(table, folder / shard)
     return folder / shard

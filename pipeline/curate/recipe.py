@@ -1,7 +1,7 @@
 """The curation recipe as datatrove jobs, in FineWeb's order.
 
     decont_index  GLUE dev/test n-grams -> hashes                         (parallel over files)
-    filter        docs -> length, url, lid, gopher x2, c4 x2, fineweb, pii  -> work/filtered
+    filter        docs -> length, url, lid, gopher x2, c4 x2, fineweb, pii, length again -> work/filtered
     exact_*       signature -> find -> filter                             -> work/unique
     minhash_*     signature -> buckets -> cluster -> filter, decontaminate -> docs/
 
@@ -146,6 +146,14 @@ def build(cfg: Config, docs: Path, out: Path, work: Path, glue_files: list[Path]
         b.add(CountingPIIFormatter(remove_emails=cfg.pii.emails, remove_ips=cfg.pii.ips,
                                    only_remove_public_ips=cfg.pii.only_public_ips), "pii")
         funnel.append("pii")
+    if cfg.length.enabled:
+        # C4's rule deletes short lines and PII rewrites text: a document can leave them below
+        # the minimum (a 105-char Wikipedia stub kept 76 after C4 dropped "Distribution."), and
+        # validate's length gate would then fail the run
+        b.add(LengthFilter(cfg.length.min_chars, cfg.length.max_chars,
+                           exclusion_writer=b.removed_writer("length_after_edits", "length_after_edits")),
+              "length_after_edits")
+        funnel.append("length_after_edits")
     current = work / "filtered"
     b.add(DocsWriter(str(current)))
     jobs.append(b.job)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-COLUMNS = ["id", "text", "source", "url", "title", "timestamp", "lang"]
+from pipeline.ingest.schema import METADATA_COLUMNS
+
+COLUMNS = ["id", "text", *METADATA_COLUMNS]  # the docs contract (pipeline/ingest/schema.py)
 # http(s), a host, then anything without whitespace
 URL_REGEX = r"^https?://[^\s/?#]+[^\s]*$"
 
