@@ -16,13 +16,25 @@ def project_root() -> Path:
     return Path(os.environ.get("LMPIPE_ROOT") or os.getcwd()).resolve()
 
 
+def cpuinfo() -> tuple[str, set[str], float]:
+    """(model name, ISA flags, clock in Hz) of the first CPU in /proc/cpuinfo."""
+    path = Path("/proc/cpuinfo")
+    text = path.read_text() if path.exists() else ""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    mhz = fields.get("cpu MHz", "")
+    return (fields.get("model name", "unknown CPU"), set(fields.get("flags", "").split()),
+            float(mhz) * 1e6 if mhz.replace(".", "", 1).isdigit() else 0.0)
+
+
 def cpu_model() -> str:
     """`Intel(R) Xeon(R) Processor, 2 cores, AMX-BF16`: what the stage times were measured on.
     The bf16 units matter most: without AMX (AMD EPYC, AVX512-BF16 only) the model stages take
     about 2x as long, and their bf16 results differ in the last bits."""
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.startswith("model name")), "unknown CPU")
-    flags = next((l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags")), [])
+    name, flags, _ = cpuinfo()
     bf16 = "AMX-BF16" if "amx_bf16" in flags else "AVX512-BF16" if "avx512_bf16" in flags else "no bf16 units"
     return f"{name}, {len(os.sched_getaffinity(0))} cores, {bf16}"
 

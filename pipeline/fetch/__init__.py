@@ -49,18 +49,18 @@ def how_to_provide(root: Path, missing: list[str]) -> str:
             f"LMPIPE_DATA), or download public copies: `profile: public` in params.yaml and LMPIPE_ONLINE=1")
 
 
-def url_of(rel: str, spec: PublicFile, base_url: str) -> str:
+def url_of(spec: PublicFile, base_url: str) -> str:
     if spec.url:
         return spec.url
     if not base_url:
-        raise InputError(f"{rel}: no public copy known; set fetch.base_url to a mirror of the sample data")
-    return f"{base_url.rstrip('/')}/{urllib.parse.quote(rel)}"  # book titles have spaces
+        raise InputError(f"{spec.path}: no public copy known; set fetch.base_url to a mirror of the sample data")
+    return f"{base_url.rstrip('/')}/{urllib.parse.quote(spec.path)}"  # book titles have spaces
 
 
-def download_to(rel: str, spec: PublicFile, base_url: str, target: Path, staging: Path) -> None:
+def download_to(spec: PublicFile, base_url: str, target: Path, staging: Path) -> None:
     """Download one file to `target`, verified; a zip member is extracted from its zip. Files are
     moved into place only once complete, so a killed run leaves nothing that looks finished."""
-    url = url_of(rel, spec, base_url)
+    url = url_of(spec, base_url)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not spec.member:
         shutil.move(download(url, staging, sha256=spec.sha256), target)
@@ -81,18 +81,17 @@ def run(cfg: Config) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     missing, bad, fetched = [], [], 0
     for spec in cfg.files:
-        rel = spec.path
-        path = root / rel
+        path = root / spec.path
         if path.exists() and sha256_file(path) == spec.sha256:
             continue
         if path.exists() and not downloading:
-            bad.append(rel)  # a local copy that differs: the user's data, kept, reported
+            bad.append(spec.path)  # a local copy that differs: the user's data, kept, reported
             continue
         if downloading and network_configured():
-            download_to(rel, spec, cfg.base_url, path, out / ".partial")
+            download_to(spec, cfg.base_url, path, out / ".partial")
             fetched += 1
         else:
-            missing.append(rel)
+            missing.append(spec.path)
     if missing:
         raise InputError(how_to_provide(root, missing))
     shutil.rmtree(out / ".partial", ignore_errors=True)

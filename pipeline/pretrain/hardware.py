@@ -12,25 +12,18 @@ GPU: the vendor's dense bf16 / tf32 figure for known cards.
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 import torch
+
+from pipeline.env import cpuinfo
 
 # Dense (no sparsity) tensor-core peaks, FLOP/s: (bf16, fp32 via tf32) from NVIDIA datasheets.
 GPU_PEAKS = {"H200": (989e12, 494e12), "H100": (989e12, 494e12), "A100": (312e12, 156e12),
              "L40S": (362e12, 183e12), "A10": (125e12, 62.5e12), "4090": (165e12, 82.6e12)}
 
 
-def _cpuinfo() -> tuple[set[str], float]:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    flags = set(re.search(r"^flags\s*:\s*(.*)$", text, re.M).group(1).split()) if "flags" in text else set()
-    mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)
-    return flags, float(mhz.group(1)) * 1e6 if mhz else 0.0
-
-
 def cpu_peak(precision: str) -> tuple[float, str]:
-    flags, hz = _cpuinfo()
+    _, flags, hz = cpuinfo()
     cores = len(os.sched_getaffinity(0))
     if precision == "bf16":
         per_cycle, isa = (1024, "AMX-BF16") if "amx_bf16" in flags else \
