@@ -159,3 +159,12 @@ def test_public_profile_dvc_repro_matches_the_shared_data_run(tmp_path, shared_d
     assert ingested[0]["docs"] == ingested[1]["docs"] > 10_000
     assert {k: v["kept"] for k, v in ingested[0]["sources"].items()} == \
         {k: v["kept"] for k, v in ingested[1]["sources"].items()}
+
+
+def test_zip_without_the_member_is_one_line(project, mirror, monkeypatch):
+    monkeypatch.setenv("LMPIPE_ONLINE", "1")
+    spec = [PublicFile("glue/T/train.tsv", sha(b"x"), url=f"{mirror.base}/glue/T.zip", member="T/train.tsv")]
+    with pytest.raises(InputError, match=r"T\.zip: cannot extract T/train\.tsv") as err:
+        run(Config(data_root="data/downloads/public", files=spec))
+    assert "\n" not in str(err.value)
+    assert not [p for p in (project / "data/downloads/public").rglob("*") if p.is_file()]  # nothing half-made

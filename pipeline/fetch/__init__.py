@@ -66,8 +66,14 @@ def download_to(spec: PublicFile, base_url: str, target: Path, staging: Path) ->
         shutil.move(download(url, staging, sha256=spec.sha256), target)
         return
     archive = download(url, staging)  # the zip's own checksum is not published: the member's is checked
-    with zipfile.ZipFile(archive) as zf, tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        tmp.write(zf.read(spec.member))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            data = zf.read(spec.member)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        archive.unlink()  # a wrong or damaged download: fetched again next time
+        raise InputError(f"{url}: cannot extract {spec.member} ({exc})") from None
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        tmp.write(data)
     if sha256_file(Path(tmp.name)) != spec.sha256:
         Path(tmp.name).unlink()
         raise InputError(f"{url}: {spec.member} has an unexpected sha256")
