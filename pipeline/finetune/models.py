@@ -17,6 +17,7 @@ from typing import Literal
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+import pipeline.models  # noqa: F401  registers lmpipe's own Transformer with the Auto classes
 from pipeline.config import resolve_path
 from pipeline.errors import ConfigError, InputError
 

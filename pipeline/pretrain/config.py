@@ -8,7 +8,7 @@ from typing import Literal
 @dataclass
 class Arch:
     """The network, built from a transformers config class (never downloaded)."""
-    family: Literal["bert", "modernbert", "electra", "gpt2", "llama"] = "bert"  # see OBJECTIVE_FAMILIES
+    family: Literal["bert", "modernbert", "electra", "gpt2", "llama", "xlnet", "lmpipe"] = "bert"  # see OBJECTIVE_FAMILIES
     hidden_size: int = 256
     layers: int = 4
     heads: int = 4
@@ -16,8 +16,16 @@ class Arch:
     intermediate_size: int = 0   # 0 = 4 x hidden (bert, gpt2) or 8/3 x hidden rounded to 64 (gated MLPs)
     dropout: float = 0.1
     vocab_size: int = 0          # 0 = the tokenizer's; otherwise it must equal it
+    # family lmpipe only (pipeline/models/transformer.py); the other families fix their own.
+    # The defaults are BERT's blocks; ModernBERT-like: rotary, geglu, pre.
+    position: Literal["learned", "rotary"] = "learned"
+    activation: Literal["relu", "gelu", "gelu_tanh", "geglu"] = "gelu"
+    norm_position: Literal["pre", "post"] = "post"
 
     def __post_init__(self) -> None:
+        if self.family != "lmpipe" and (self.position, self.activation, self.norm_position) != ("learned", "gelu", "post"):
+            raise ValueError(f"arch.position/activation/norm_position: only family lmpipe takes them "
+                             f"(family is {self.family})")
         if self.hidden_size % self.heads:
             raise ValueError(f"arch.hidden_size: {self.hidden_size} is not divisible by arch.heads={self.heads}")
         if self.kv_heads and self.heads % self.kv_heads:
@@ -45,8 +53,25 @@ class Electra:
             raise ValueError(f"electra.embedding_size: {self.embedding_size} must be >= 0")
 
 
+@dataclass
+class Plm:
+    """Permutation language modelling (objective: plm; Yang et al. 2019, "XLNet: Generalized
+    Autoregressive Pretraining for Language Understanding"), with the span sampling of
+    transformers' DataCollatorForPermutationLanguageModeling: spans of 1..max_span_length tokens,
+    each placed in a context of int(span / probability) tokens, become the targets."""
+    probability: float = 1 / 6   # the collator's plm_probability: the share of tokens predicted
+    max_span_length: int = 5     # the collator's max_span_length
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.probability < 1.0:
+            raise ValueError(f"plm.probability: {self.probability} must be in (0, 1)")
+        if self.max_span_length < 1:
+            raise ValueError(f"plm.max_span_length: {self.max_span_length} must be >= 1")
+
+
 # Which architectures each objective trains.
-OBJECTIVE_FAMILIES = {"mlm": ("bert", "modernbert"), "clm": ("gpt2", "llama"), "electra": ("electra",)}
+OBJECTIVE_FAMILIES = {"mlm": ("bert", "modernbert", "lmpipe"), "clm": ("gpt2", "llama", "lmpipe"),
+                      "electra": ("electra",), "plm": ("xlnet",)}
 
 # Fields that change how a run is observed or stored, not the numbers it computes: a checkpoint
 # made with other values of these can still be resumed.
@@ -60,7 +85,7 @@ class Config:
     tokenizer: str = "data/tokenizer"    # input: paths.tokenizer
     tokens: str = "data/tokens"          # input: paths.tokens (index.json + shards)
     model: str = "data/model"            # output: paths.model
-    objective: Literal["mlm", "clm", "electra"] = "mlm"
+    objective: Literal["mlm", "clm", "electra", "plm"] = "mlm"
     pair_objective: Literal["none", "nsp", "sop"] = "none"  # mlm only: BERT's NSP or ALBERT's SOP
     # Masking (mlm, and electra's generator input), named as transformers' DataCollatorForLanguageModeling.
     # BERT predicts 15% of tokens; Wettig et al. 2022 ("Should You Mask 15% in Masked Language
@@ -73,6 +98,7 @@ class Config:
     random_replace_prob: float = 0.1
     arch: Arch = field(default_factory=Arch)
     electra: Electra = field(default_factory=Electra)  # objective: electra only
+    plm: Plm = field(default_factory=Plm)              # objective: plm only
     seq_len: int = 128
     batch_size: int = 32                 # sequences per optimizer step, over all processes
     grad_accum: int = 1                  # micro-batches per optimizer step, per process
@@ -104,7 +130,7 @@ class Config:
             raise ValueError(f"pair_objective: {self.pair_objective} needs arch.family=bert")
         if self.arch.family not in OBJECTIVE_FAMILIES[self.objective]:
             raise ValueError(f"objective: {self.objective} does not fit arch.family={self.arch.family} "
-                             "(mlm: bert or modernbert; clm: gpt2 or llama; electra: electra)")
+                             "(mlm: bert, modernbert or lmpipe; clm: gpt2, llama or lmpipe; electra: electra; plm: xlnet)")
         if not 0.0 < self.mlm_probability < 1.0:
             raise ValueError(f"mlm_probability: {self.mlm_probability} must be in (0, 1)")
         if not (0.0 <= self.mask_replace_prob and 0.0 <= self.random_replace_prob
@@ -117,5 +143,8 @@ class Config:
                      "checkpoint_every", "keep_checkpoints", "eval_sequences"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.objective == "plm" and self.seq_len % 2:
+            # the collator's factorization order shuffles the two halves of the window alike (data.factorization_order)
+            raise ValueError(f"seq_len: {self.seq_len} must be even for objective=plm")
         if self.warmup_steps >= self.max_steps:
             raise ValueError(f"warmup_steps: {self.warmup_steps} must be below max_steps={self.max_steps}")

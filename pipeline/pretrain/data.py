@@ -1,9 +1,9 @@
 """Training examples from the token shards: fixed windows, a seeded order, BERT masking
-(mlm, and the generator input of electra).
+(mlm, and the generator input of electra), XLNet's span targets and factorization order (plm).
 
 Every example is a pure function of (seed, global example index): the window it reads comes
-from a per-epoch permutation and its masking / sentence-pair coin flips from a generator
-seeded with its index. So the data of a step does not depend on how many processes share it
+from a per-epoch permutation and its masking / sentence-pair coin flips / permutation from a
+generator seeded with its index. So the data of a step does not depend on how many processes share it
 or on whether the run was resumed, and the data position is simply `step x batch_size`.
 """
 from __future__ import annotations
@@ -89,9 +89,14 @@ class Examples:
         tokens = self._window(g)
         if self.cfg.objective == "clm":
             return {"input_ids": tokens[:-1], "labels": tokens[1:]}
-        return self._masked(tokens, rng)
+        ids, segments = self._layout(tokens, rng)
+        # Special tokens (including the document separator inside the window) are never predicted.
+        special = (ids == self.sp.cls) | (ids == self.sp.sep) | (ids == self.sp.pad)
+        targets = self._permuted(ids, special, rng) if self.cfg.objective == "plm" else self._masked(ids, special, rng)
+        return {**targets, **segments}
 
-    def _masked(self, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def _layout(self, tokens: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The encoder's window, [CLS] A [SEP] (B [SEP]), and its segment ids (+ the pair label)."""
         sp, pair = self.sp, self.cfg.pair_objective
         out = {}
         if pair == "none":
@@ -110,10 +115,12 @@ class Examples:
             ids = np.concatenate([[sp.cls], a, [sp.sep], b, [sp.sep]])
             types = np.concatenate([np.zeros(a.size + 2, np.int64), np.ones(b.size + 1, np.int64)])
             out["pair_label"] = np.int64(label)
+        return ids, {"token_type_ids": types, **out}
+
+    def _masked(self, ids: np.ndarray, special: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        sp = self.sp
         labels = np.full_like(ids, IGNORE)
-        # Special tokens (including the document separator inside the window) are never masked.
-        candidates = (ids != sp.cls) & (ids != sp.sep) & (ids != sp.pad)
-        chosen = candidates & (rng.random(ids.size) < self.cfg.mlm_probability)
+        chosen = ~special & (rng.random(ids.size) < self.cfg.mlm_probability)
         labels[chosen] = ids[chosen]
         roll = rng.random(ids.size)
         ids = ids.copy()
@@ -121,7 +128,73 @@ class Examples:
         ids[chosen & (roll < to_mask)] = sp.mask
         random_tok = chosen & (roll >= to_mask) & (roll < to_mask + to_random)
         ids[random_tok] = rng.integers(0, sp.vocab_size, int(random_tok.sum()))
-        return {"input_ids": ids, "token_type_ids": types, "labels": labels, **out}
+        return {"input_ids": ids, "labels": labels}
+
+    def _permuted(self, ids: np.ndarray, special: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """XLNet's permutation LM: the input is the real tokens; `perm_mask` hides each target from
+        the positions before it in a random factorization order (and from its own query stream),
+        and the query stream predicts the targets, one `target_mapping` row each (one-hot over the
+        window; zero rows, labelled IGNORE, pad them to plm_predictions)."""
+        plm = self.cfg.plm
+        target = np.zeros(ids.size, bool)
+        for span in plm_spans(ids.size, plm.probability, plm.max_span_length, rng):
+            target[span] = True
+        target &= ~special
+        mask = perm_mask(target, special, factorization_order(ids.size, rng))
+        positions = np.flatnonzero(target)
+        k = plm_predictions(self.cfg)
+        mapping = np.zeros((k, ids.size), np.float32)
+        mapping[np.arange(positions.size), positions] = 1.0
+        labels = np.full(k, IGNORE)
+        labels[: positions.size] = ids[positions]
+        return {"input_ids": ids, "perm_mask": mask, "target_mapping": mapping, "labels": labels}
+
+
+def plm_spans(length: int, probability: float, max_span: int, rng: np.random.Generator) -> list[slice]:
+    """DataCollatorForPermutationLanguageModeling's targets: from the start of the window, draw a
+    span length s in [1, max_span], reserve a context of int(s / probability) positions, put the
+    span at a uniform offset inside it, and continue after the context. The last span may run
+    past the window's end (numpy slicing cuts it)."""
+    spans, cur = [], 0
+    while cur < length:
+        span = int(rng.integers(1, max_span + 1))
+        context = int(span / probability)
+        start = cur + int(rng.integers(0, context - span + 1))
+        spans.append(slice(start, start + span))
+        cur += context
+    return spans
+
+
+def plm_predictions(cfg) -> int:
+    """The most targets plm_spans leaves in a window (the query stream's fixed length, so that
+    batches stack and shapes stay static): a context that ends inside the window holds at most
+    `densest` of its positions, and only the last one, cut by the window's end, is not complete
+    and adds at most max_span_length."""
+    p, m = cfg.plm.probability, cfg.plm.max_span_length
+    densest = max(s / int(s / p) for s in range(1, m + 1))
+    return int(cfg.seq_len * densest) + m
+
+
+def factorization_order(length: int, rng: np.random.Generator) -> np.ndarray:
+    """Each position's rank in the collator's factorization order: the first half of the window
+    before the second, each half shuffled by the same permutation (the collator keeps orders from
+    crossing the middle, which XLNet needs when half a window is reused as memory)."""
+    half = rng.permutation(length // 2)
+    return np.concatenate([half, half + length // 2])
+
+
+def perm_mask(target: np.ndarray, special: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """L x L, 1 where position i may not attend to j: XLNet's `_local_perm` (the paper's code).
+    Targets and special tokens take their rank in `order`; every other token is context, rank
+    -1, which all positions see and which sees only context. A target sees the hidden positions
+    ranked before it, not itself (its query stream predicts it; XLNet's content stream always
+    sees itself); a special token also sees itself. Ordering the special tokens too matters: the
+    collator lets every position see them, and with real tokens as input a [CLS] that saw a target
+    would pass that token on to the target's own query stream one layer later."""
+    hidden = target | special
+    rank = np.where(hidden, order, -1)
+    own = rank + ~target  # the first rank i cannot see: its own for a target, the next one otherwise
+    return (hidden[None, :] & (rank[None, :] >= own[:, None])).astype(np.float32)
 
 
 def window_length(cfg) -> tuple[int, int]:

@@ -14,8 +14,9 @@ VAL_TSV = "plots/pretrain_val.tsv"
 
 
 def save_model(model: torch.nn.Module, tok: PreTrainedTokenizerBase, seq_len: int, out: Path) -> None:
-    """Loadable with AutoModelForMaskedLM / AutoModelForCausalLM / (ELECTRA's discriminator)
-    AutoModelForPreTraining, with AutoModelForSequenceClassification, and with AutoTokenizer."""
+    """Loadable with AutoModelForMaskedLM / AutoModelForCausalLM (also XLNet's LM head) / (ELECTRA's
+    discriminator) AutoModelForPreTraining, with AutoModelForSequenceClassification, and with
+    AutoTokenizer. XLNet keeps token_type_ids: its relative segment encoding reads them."""
     model.save_pretrained(str(out))  # safetensors; tied embeddings stored once
     tok.model_max_length = seq_len   # the longest input the position embeddings cover
     if "token_type_ids" not in inspect.signature(model.forward).parameters:  # ModernBERT, decoders

@@ -37,8 +37,9 @@ def check(cfg, tok: PreTrainedTokenizerBase, tok_dir: Path, tokens_dir: Path) ->
 
 
 def tokenizer_objective(objective: str) -> str:
-    """The tokenizer an objective needs: ELECTRA masks like MLM ([CLS] ... [SEP], [MASK])."""
-    return "mlm" if objective == "electra" else objective
+    """The tokenizer an objective needs: ELECTRA masks like MLM ([CLS] ... [SEP], [MASK]), and
+    PLM reads the same [CLS] ... [SEP] windows (its targets are hidden by attention, not [MASK])."""
+    return "mlm" if objective in ("electra", "plm") else objective
 
 
 def specials(tok: PreTrainedTokenizerBase, objective: str) -> Specials:

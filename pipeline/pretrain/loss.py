@@ -2,7 +2,7 @@
 micro-batches and processes: the result is then independent of how the step is split.
 
 Terms, each summed over its own unit and divided by that unit's count in the step:
-    lm        LM loss over the predicted tokens (mlm, clm; electra: the generator's MLM loss)
+    lm        LM loss over the predicted tokens (mlm, clm, plm; electra: the generator's MLM loss)
     pair      NSP/SOP loss over the sequences
     disc      electra: the discriminator's BCE over every token
     disc_acc  electra: its correct predictions (reported, not trained)
@@ -32,7 +32,9 @@ def loss_sums(model: torch.nn.Module, batch: dict[str, torch.Tensor],
         labels = batch["labels"].flatten()
         logits, labels = out.logits, labels[labels != IGNORE]
     else:
-        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids")}
+        # plm: XLNet's query stream gives logits (B, K, V) for the K target_mapping rows, whose
+        # labels (B, K) are IGNORE on padding rows; the other models give them for every token.
+        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids", "perm_mask", "target_mapping")}
         out = model(**inputs)
         logits = (out.logits if hasattr(out, "logits") else out.prediction_logits).flatten(0, 1)
         labels = batch["labels"].flatten()
@@ -43,7 +45,9 @@ def loss_sums(model: torch.nn.Module, batch: dict[str, torch.Tensor],
 
 
 def counts(batch: dict[str, torch.Tensor]) -> dict[str, int]:
-    """What each term's sum is divided by (windows have no padding: every position is a token)."""
+    """What each term's sum is divided by (windows have no padding: every position is a token;
+    the labelled positions are the predicted tokens, whether labels are per token or, for plm,
+    per target_mapping row)."""
     tokens, sequences = batch["input_ids"].numel(), batch["input_ids"].shape[0]
     return {"lm": int((batch["labels"] != IGNORE).sum()), "pair": sequences, "disc": tokens, "disc_acc": tokens}
 
