@@ -188,6 +188,19 @@ def test_causal_lm_loss_scores_the_next_token():
         out.logits[:, :-1].flatten(0, 1), ids[:, 1:].flatten()))
 
 
+def test_sparse_prediction_scores_the_masked_positions_only():
+    dense = LmpipeForMaskedLM(ENCODER).eval()
+    sparse = LmpipeForMaskedLM(LmpipeConfig(**TINY, sparse_prediction=True)).eval()
+    sparse.load_state_dict(dense.state_dict())
+    ids = torch.randint(0, VOCAB, (2, SEQ))
+    labels = torch.full_like(ids, -100)
+    labels[0, 3], labels[1, 5], labels[1, 9] = 7, 8, 9
+    full, few = dense(ids, labels=labels), sparse(ids, labels=labels)
+    assert few.logits.shape == (3, VOCAB)
+    torch.testing.assert_close(few.logits, full.logits[labels != -100])
+    torch.testing.assert_close(few.loss, full.loss)
+
+
 def test_resized_vocabulary_stays_tied():
     model = LmpipeForMaskedLM(ENCODER)
     model.resize_token_embeddings(VOCAB + 7)

@@ -43,6 +43,10 @@ class LmpipeConfig(PreTrainedConfig):
     bias: bool = True  # in every Linear and LayerNorm but the causal LM head (GPT-2 has none there)
     dropout: float | int = 0.1  # embeddings, attention probabilities, residual branches, classifier
     mlm_head_transform: bool = True  # BERT's dense + act + LayerNorm before the MLM decoder
+    # With labels, score only the labelled (masked) positions: the logits are then (n_masked, vocab)
+    # in order, as ModernBERT's sparse_prediction. Same loss; the vocabulary projection over every
+    # token is most of a small model's MLM head FLOPs.
+    sparse_prediction: bool = False
     classifier_pooling: Literal["cls", "mean", "last"] | None = None  # None: "last" if causal else "cls"
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
@@ -268,6 +272,9 @@ class LmpipeForMaskedLM(LmpipePreTrainedModel):
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
                 **kwargs) -> MaskedLMOutput:
         hidden = self.model(input_ids, attention_mask, token_type_ids, return_dict=True).last_hidden_state
+        if labels is not None and self.config.sparse_prediction:
+            scored = labels != -100
+            hidden, labels = hidden[scored], labels[scored]
         logits = self.lm_head(hidden)
         loss = None if labels is None else self.loss_function(logits, labels, self.config.vocab_size, **kwargs)
         return MaskedLMOutput(loss=loss, logits=logits)

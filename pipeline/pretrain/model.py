@@ -78,6 +78,7 @@ def build_lmpipe(cfg, vocab_size: int, specials) -> LmpipeForMaskedLM | LmpipeFo
                           else a.intermediate_size or 4 * a.hidden_size,
                           position=a.position, activation=a.activation, norm_position=a.norm_position,
                           causal=causal, type_vocab_size=0 if causal else 2, mlm_head_transform=not causal,
+                          sparse_prediction=not causal,  # loss.py scores the labelled positions only
                           dropout=a.dropout, pad_token_id=specials.pad,
                           bos_token_id=specials.sep if causal else specials.cls, eos_token_id=specials.sep)
     return (LmpipeForCausalLM if causal else LmpipeForMaskedLM)(config)
