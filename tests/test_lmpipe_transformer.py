@@ -7,7 +7,7 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequence
                           BertForMaskedLM, GPT2Config, GPT2LMHeadModel)
 
 from pipeline.models import (LmpipeConfig, LmpipeForCausalLM, LmpipeForMaskedLM, LmpipeForQuestionAnswering,
-                             LmpipeForSequenceClassification, LmpipeForTokenClassification)
+                             LmpipeForSequenceClassification, LmpipeForTokenClassification, LmpipeModel)
 from pipeline.models.convert import from_bert, from_gpt2, to_bert, to_gpt2
 
 VOCAB, SEQ = 97, 12
@@ -206,3 +206,18 @@ def test_resized_vocabulary_stays_tied():
     model.resize_token_embeddings(VOCAB + 7)
     decoder = model.get_output_embeddings()
     assert decoder.weight is model.model.embeddings.tokens.weight and decoder.bias.shape == (VOCAB + 7,)
+
+
+def test_residual_projections_start_smaller_with_depth():
+    """GPT-2's and ModernBERT's init: W^O and W_2 ~ N(0, 0.02 / sqrt(2 L)), every other matrix 0.02."""
+    config = LmpipeConfig(**{**TINY, "hidden_size": 128, "intermediate_size": 512, "num_hidden_layers": 8})
+    layer = LmpipeModel(config).layers[0]
+    scaled = 0.02 / (2 * 8) ** 0.5
+    for weight, std in ((layer.attention.out.weight, scaled), (layer.ffn.down.weight, scaled),
+                        (layer.attention.qkv.weight, 0.02), (layer.ffn.up.weight, 0.02)):
+        assert weight.std().item() == pytest.approx(std, rel=0.05)
+
+
+def test_embedding_norm_follows_the_stack_unless_set():
+    assert LmpipeConfig(**TINY).embedding_norm and not LmpipeConfig(**TINY, norm_position="pre").embedding_norm
+    assert LmpipeModel(LmpipeConfig(**MODERN, embedding_norm=True)).embeddings.norm is not None

@@ -107,7 +107,8 @@ def from_bert(bert: BertForMaskedLM) -> LmpipeForMaskedLM:
 
 def to_bert(model: LmpipeForMaskedLM) -> BertForMaskedLM:
     c = model.config
-    require(c, "BERT", position="learned", norm_position="post", causal=False, bias=True, mlm_head_transform=True)
+    require(c, "BERT", position="learned", norm_position="post", causal=False, bias=True, mlm_head_transform=True,
+            embedding_norm=True)
     if not c.type_vocab_size:
         raise ValueError("not a BERT layout: BERT always has segment embeddings (type_vocab_size >= 1)")
     bert = BertForMaskedLM(BertConfig(
@@ -144,7 +145,8 @@ def from_gpt2(gpt2: GPT2LMHeadModel) -> LmpipeForCausalLM:
 
 def to_gpt2(model: LmpipeForCausalLM) -> GPT2LMHeadModel:
     c = model.config
-    require(c, "GPT-2", position="learned", norm_position="pre", causal=True, bias=True, type_vocab_size=0)
+    require(c, "GPT-2", position="learned", norm_position="pre", causal=True, bias=True, type_vocab_size=0,
+            embedding_norm=False)
     gpt2 = GPT2LMHeadModel(GPT2Config(
         vocab_size=c.vocab_size, n_embd=c.hidden_size, n_layer=c.num_hidden_layers, n_head=c.num_attention_heads,
         n_inner=c.intermediate_size, n_positions=c.max_position_embeddings, activation_function=TO_HF_ACT[c.activation],

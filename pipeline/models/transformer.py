@@ -6,6 +6,7 @@ positions, GeGLU, no biases). The names of the modules are plain so that convert
 and GPT-2's weights onto them by renaming tensors only.
 """
 
+import math
 from functools import partial
 from typing import Literal
 
@@ -43,6 +44,10 @@ class LmpipeConfig(PreTrainedConfig):
     bias: bool = True  # in every Linear and LayerNorm but the causal LM head (GPT-2 has none there)
     dropout: float | int = 0.1  # embeddings, attention probabilities, residual branches, classifier
     mlm_head_transform: bool = True  # BERT's dense + act + LayerNorm before the MLM decoder
+    # LayerNorm on the embedding sum. None: post-LN stacks only (BERT; GPT-2's pre-LN has none).
+    # ModernBERT normalizes its pre-LN stack's embeddings too: the 0.02-scale token embeddings are
+    # otherwise small next to what the first blocks' random weights add to the residual stream.
+    embedding_norm: bool | None = None
     # With labels, score only the labelled (masked) positions: the logits are then (n_masked, vocab)
     # in order, as ModernBERT's sparse_prediction. Same loss; the vocabulary projection over every
     # token is most of a small model's MLM head FLOPs.
@@ -55,6 +60,8 @@ class LmpipeConfig(PreTrainedConfig):
     tie_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):
+        if self.embedding_norm is None:
+            self.embedding_norm = self.norm_position == "post"
         if self.classifier_pooling is None:
             # In a decoder only the last token has seen the whole sequence (GPT2ForSequenceClassification).
             self.classifier_pooling = "last" if self.causal else "cls"
@@ -86,8 +93,7 @@ class LmpipeEmbeddings(nn.Module):
         self.positions = (nn.Embedding(config.max_position_embeddings, config.hidden_size)
                           if config.position == "learned" else None)
         self.token_types = nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size else None
-        # A post-LN stack normalizes the sum (BERT); a pre-LN one normalizes at the start of each block.
-        self.norm = layer_norm(config) if config.norm_position == "post" else None
+        self.norm = layer_norm(config) if config.embedding_norm else None
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -120,6 +126,7 @@ class LmpipeAttention(nn.Module):
         self.heads = config.num_attention_heads
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size, bias=config.bias)
         self.out = nn.Linear(config.hidden_size, config.hidden_size, bias=config.bias)
+        self.out.residual_output = True  # see _init_weights
         self.rope_theta = config.rope_theta if config.position == "rotary" else None
         self.causal = config.causal
         self.dropout_p = config.dropout
@@ -146,6 +153,7 @@ class LmpipeFeedForward(nn.Module):
         inner = config.intermediate_size
         self.up = nn.Linear(config.hidden_size, 2 * inner if self.gated else inner, bias=config.bias)
         self.down = nn.Linear(inner, config.hidden_size, bias=config.bias)
+        self.down.residual_output = True  # see _init_weights
         self.act = ACTIVATIONS[config.activation]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -200,9 +208,15 @@ class LmpipePreTrainedModel(PreTrainedModel):
     _supports_sdpa = True  # attention always runs through F.scaled_dot_product_attention
 
     def _init_weights(self, module: nn.Module):
-        """Weights ~ N(0, initializer_range), biases 0 (BERT, GPT-2); LayerNorms start as the identity."""
+        """Weights ~ N(0, initializer_range), biases 0 (BERT, GPT-2); LayerNorms start as the identity.
+        The projections that write into the residual stream (attention W^O, the FFN's W_2) get
+        std / sqrt(2 L), as GPT-2 and ModernBERT do: the stream then holds a sum of 2 L such terms
+        whose variance does not grow with depth."""
         if isinstance(module, (nn.Linear, nn.Embedding)):
-            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            std = self.config.initializer_range
+            if getattr(module, "residual_output", False):
+                std /= math.sqrt(2 * self.config.num_hidden_layers)
+            init.normal_(module.weight, mean=0.0, std=std)
         if isinstance(module, (nn.Linear, nn.LayerNorm)) and module.bias is not None:
             init.zeros_(module.bias)
         if isinstance(module, nn.LayerNorm):

@@ -79,6 +79,7 @@ def build_lmpipe(cfg, vocab_size: int, specials) -> LmpipeForMaskedLM | LmpipeFo
                           position=a.position, activation=a.activation, norm_position=a.norm_position,
                           causal=causal, type_vocab_size=0 if causal else 2, mlm_head_transform=not causal,
                           sparse_prediction=not causal,  # loss.py scores the labelled positions only
+                          embedding_norm=True,  # for pre-LN too, as ModernBERT (LmpipeConfig.embedding_norm)
                           dropout=a.dropout, pad_token_id=specials.pad,
                           bos_token_id=specials.sep if causal else specials.cls, eos_token_id=specials.sep)
     return (LmpipeForCausalLM if causal else LmpipeForMaskedLM)(config)
