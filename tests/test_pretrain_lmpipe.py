@@ -42,4 +42,4 @@ def test_lmpipe_family_pretrains_and_fine_tunes(project, tmp_path_factory, share
     assert isinstance(clf, LmpipeForSequenceClassification)
     for name, weight in clf.model.state_dict().items():  # the encoder comes back as trained
         assert torch.equal(weight, pretrained.model.state_dict()[name]), name
-    assert clf.config.classifier_pooling == ("last" if objective == "clm" else "cls")
+    assert clf.config.classifier_pooling == ("last" if objective == "clm" else "mean")

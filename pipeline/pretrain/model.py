@@ -80,6 +80,9 @@ def build_lmpipe(cfg, vocab_size: int, specials) -> LmpipeForMaskedLM | LmpipeFo
                           causal=causal, type_vocab_size=0 if causal else 2, mlm_head_transform=not causal,
                           sparse_prediction=not causal,  # loss.py scores the labelled positions only
                           embedding_norm=True,  # for pre-LN too, as ModernBERT (LmpipeConfig.embedding_norm)
+                          # as for ModernBERT: no sentence-level objective trains [CLS], so an
+                          # encoder classifies from the mean (GLUE-6 38.4 with [CLS], 3 seeds)
+                          classifier_pooling="last" if causal else "mean",
                           dropout=a.dropout, pad_token_id=specials.pad,
                           bos_token_id=specials.sep if causal else specials.cls, eos_token_id=specials.sep)
     return (LmpipeForCausalLM if causal else LmpipeForMaskedLM)(config)
