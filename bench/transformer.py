@@ -41,7 +41,12 @@ def pairs() -> dict[str, tuple[torch.nn.Module, torch.nn.Module]]:
     gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=HIDDEN, n_layer=LAYERS, n_head=HEADS,
                                       n_positions=SEQ, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                                       attn_implementation="sdpa"))
-    return {"encoder (BERT, mlm)": (bert, from_bert(bert)), "decoder (GPT-2, clm)": (gpt2, from_gpt2(gpt2))}
+    # As pretrain builds family lmpipe for mlm: the head scores the masked positions only. The loss,
+    # and so every gradient, is the same as the dense model's (tests/test_lmpipe_transformer.py).
+    sparse = from_bert(bert)
+    sparse.config.sparse_prediction = True
+    return {"encoder (BERT, mlm)": (bert, from_bert(bert)), "decoder (GPT-2, clm)": (gpt2, from_gpt2(gpt2)),
+            "encoder, sparse prediction": (bert, sparse)}
 
 
 def batch(causal: bool) -> dict[str, torch.Tensor]:
@@ -97,9 +102,16 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--only", default="", help="measure only the pairs whose name contains this; "
+                   "the other rows of the JSON are kept")
     args = p.parse_args()
+    out = REPO / "bench" / "results" / "transformer.json"
+    kept = [r for r in json.loads(out.read_text())["rows"] if args.only and args.only not in r["model"]] \
+        if args.only and out.exists() else []
     rows = []
     for name, (theirs, ours) in pairs().items():
+        if args.only not in name:
+            continue
         data = batch(causal=isinstance(theirs, GPT2LMHeadModel))
         for compiled in [False] + ([] if args.no_compile else [True]):
             row = {"model": name, "mode": "compiled" if compiled else "eager",
@@ -109,11 +121,10 @@ def main() -> None:
                   f"lmpipe {row['lmpipe_tok_s']:>7,} tok/s   ratio {row['ratio']:.2f}", flush=True)
     result = {"shape": dict(vocab=VOCAB, hidden=HIDDEN, layers=LAYERS, heads=HEADS, seq_len=SEQ, batch=BATCH),
               "precision": "bf16 autocast", "threads": torch.get_num_threads(), "cpu": cpu_model(),
-              "steps": args.steps, "rounds": args.rounds, "rows": rows}
-    out = REPO / "bench" / "results" / "transformer.json"
+              "steps": args.steps, "rounds": args.rounds, "rows": kept + rows}
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n| model | mode | transformers tok/s | lmpipe tok/s | ratio |\n|---|---|---:|---:|---:|")
-    for r in rows:
+    for r in kept + rows:
         print(f"| {r['model']} | {r['mode']} | {r['transformers_tok_s']:,} | {r['lmpipe_tok_s']:,} | {r['ratio']:.2f} |")
     print(f"wrote {out}")
 
