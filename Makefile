@@ -25,7 +25,15 @@ env: $(BIN)/.installed
 repro: env
 	$(BIN)/dvc repro
 
-test: env
+# Debian's Chromium: the report page's browser test (tests/test_report_html.py) drives it with
+# Playwright; Playwright's own browser download is never used. sudo only where not root.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+test: env $(CHROMIUM)
 	$(BIN)/pytest -q
 
 test-fast: env
