@@ -81,7 +81,7 @@ def run_child(name: str, root: Path, budget_s: float, threads: int) -> dict:
     curve = (project / "plots" / "pretrain_loss.tsv").read_text().splitlines()[1:]
     return {**metrics, "stage_wall_s": round(time.perf_counter() - start, 1), "calibration_s_per_step": round(step_s, 3),
             "model_dir": str(project / "model"),
-            "loss_curve": [[int(s), round(float(loss), 4)] for s, loss, _ in (row.split("\t") for row in curve[::20])]}
+            "loss_curve": [[int(s), round(float(loss), 4)] for s, loss, *_ in (row.split("\t") for row in curve[::20])]}
 
 
 # ---------------------------------------------------------------------------- probe

@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a param, e.g. --set pretrain.lr=1e-3 (repeatable)")
         p.add_argument("--params", default=None, help="params file (default: ./params.yaml)")
+        if name == "report":
+            p.add_argument("--open", action="store_true",
+                           help="print the path of the report page (index.html) instead of running the stage")
     p = sub.add_parser("inspect", help="pipeline state, or a readable summary of one stage's outputs")
     p.add_argument("stage", nargs="?", choices=list(stages.STAGES), help="the stage to summarise")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -45,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in render_all(args.out):
                 print(path)
+            return 0
+        if getattr(args, "open", False):
+            from pipeline.report import page_path
+
+            print(page_path(args.overrides, args.params))
             return 0
         from pipeline.runner import run_stage
 

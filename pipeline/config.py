@@ -4,9 +4,10 @@ params.yaml layout:
     profile: default          # name of a file in profiles/ whose sections override params.yaml
     data_root: ../shared/data # where relative source URIs resolve; LMPIPE_DATA overrides it
     paths: {docs: data/docs, ...}   # every artifact path, written once
+    cost: {country_iso_code: USA}   # compute and energy accounting of every stage (pipeline/cost.py)
     <stage>: {...}            # one section per stage
 
-Fields of a stage Config named like a `paths` key (or `data_root`) are filled from there, so a
+Fields of a stage Config named like a `paths` key (or `data_root`, `profile`) are filled from there, so a
 path is written once and both the producing and the consuming stage read it.
 An unknown key or a value of the wrong type raises ConfigError naming the key.
 """
@@ -22,10 +23,11 @@ from typing import Any
 
 import yaml
 
+from pipeline.cost import Config as CostConfig
 from pipeline.env import project_root
 from pipeline.errors import ConfigError
 
-TOP_LEVEL_KEYS = {"profile", "data_root", "paths"}
+TOP_LEVEL_KEYS = {"profile", "data_root", "paths", "cost"}
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -184,16 +186,26 @@ def stage_config(stage: str, cls: type, params: dict) -> Any:
     unknown_top = set(params) - TOP_LEVEL_KEYS - set(_known_sections())
     if unknown_top:
         raise ConfigError(f"{sorted(unknown_top)[0]}: unknown top-level key in params")
-    section = params.get(stage) or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{stage}: expected a mapping")
+    section = _section(params, stage)
     field_names = {f.name for f in dataclasses.fields(cls)}
-    shared = {"data_root": params.get("data_root"), **(params.get("paths") or {})}
+    shared = {"data_root": params.get("data_root"), "profile": params.get("profile"), **(params.get("paths") or {})}
     injected = {k: v for k, v in shared.items() if k in field_names and v is not None}
     for key in section:
         if key in injected:
             raise ConfigError(f"{stage}.{key}: set it once, under paths/ or data_root, not in the stage section")
     return build(cls, {**injected, **section}, prefix=stage)
+
+
+def cost_config(params: dict) -> CostConfig:
+    """The top-level `cost` section, checked like a stage's: every stage run is accounted with it."""
+    return build(CostConfig, _section(params, "cost"), prefix="cost")
+
+
+def _section(params: dict, name: str) -> dict:
+    section = params.get(name) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{name}: expected a mapping")
+    return section
 
 
 def _known_sections() -> list[str]:

@@ -113,8 +113,8 @@ def test_cli_reports_bad_param_in_one_line(tmp_path):
          "--params", str(PACKAGE_DIR.parent / "params.yaml")],
         capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1] == (
-        "lmpipe report: error: report.nonsense: unknown key (known: report, required)")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("lmpipe report: error: report.nonsense: unknown key (known: bias, crows_pairs, "), last
 
 
 def test_cli_help_lists_stages():

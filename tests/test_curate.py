@@ -1,6 +1,7 @@
 """curate: the steps one by one, then the whole recipe on synthetic documents."""
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections import Counter
@@ -156,6 +157,14 @@ def curated(tmp_path_factory, lid_model):
     mp.undo()
 
 
+def funnel_plot(tmp: Path) -> dict[str, Counter]:
+    """plots/curate_funnel.csv as {step: {recipe: documents left}}, in the file's order."""
+    left: dict[str, Counter] = {}
+    for row in csv.DictReader((tmp / "plots" / "curate_funnel.csv").read_text().splitlines()):
+        left.setdefault(row["step"], Counter())[row["recipe"]] += int(row["docs"])
+    return left
+
+
 def test_every_step_balances_and_matches_disk(curated):
     tmp, _, metrics = curated
     steps = metrics["steps"]
@@ -165,9 +174,9 @@ def test_every_step_balances_and_matches_disk(curated):
         assert sum(s["removed"].values()) == len(read_dir(tmp / "curated" / "removed" / name)), name
     kept = read_dir(tmp / "curated" / "docs")
     assert len(kept) == metrics["docs_kept"] == metrics["docs_in"] - metrics["docs_removed"]
-    funnel = (tmp / "plots" / "curate_funnel.csv").read_text().splitlines()
-    assert funnel[0] == "step,docs" and funnel[1] == f"input,{len(corpus())}"
-    assert funnel[-1] == f"decontaminate,{len(kept)}"
+    left = funnel_plot(tmp)
+    assert list(left)[0] == "input" and left["input"] == {"base": len(corpus())}  # no recipes: one group
+    assert list(left)[-1] == "decontaminate" and left["decontaminate"] == {"base": len(kept)}
 
 
 def test_each_bad_document_is_removed_by_its_step(curated):
@@ -378,8 +387,11 @@ def test_recipe_run_funnel_balances_and_matches_disk(curated_recipes):
                                            .items())), name
     assert metrics["steps"]["c4_badwords"]["removed"] == {"document_removed_with_badwords": 1}
     assert metrics["steps"]["gopher_quality"]["removed"] == {"gopher_below_alpha_threshold": 1}
-    funnel = (tmp / "plots" / "curate_funnel.csv").read_text().splitlines()
-    assert funnel[1] == f"input,{len(recipe_corpus())}" and funnel[-1] == f"decontaminate,{metrics['docs_kept']}"
+    left = funnel_plot(tmp)
+    books = sum(r["source"] == "gutenberg" for r in recipe_corpus())
+    assert left["input"] == {"base": len(recipe_corpus()) - books, "books": books}
+    assert left["decontaminate"] == Counter("books" if r["source"] == "gutenberg" else "base"
+                                            for r in read_dir(tmp / "curated" / "docs"))
 
 
 def test_missing_docs_is_one_input_error(tmp_path, lid_model, monkeypatch):

@@ -15,6 +15,13 @@ def test_dvc_repro_runs_every_stage_and_writes_metrics(tiny_repro):
     for stage in STAGES:
         metrics = json.loads((tiny_repro / "metrics" / f"{stage}.json").read_text())
         assert metrics["wall_time_s"] >= 0
+        cost = metrics["cost"]  # pipeline/cost.py, around every stage
+        assert all(cost[k] > 0 for k in ("wall_time_s", "cpu_time_s", "energy_kwh", "co2e_kg")), (stage, cost)
+        assert cost["gpu_time_s"] >= 0 and cost["energy_method"].startswith("codecarbon"), (stage, cost)
+        if stage in ("pretrain", "finetune"):  # the stages that do model math
+            assert cost["flops"] > 0, cost
+        else:
+            assert cost["flops"] is None, (stage, cost)
     report = (tiny_repro / "data" / "report" / "report.md").read_text()
     assert "## GLUE" in report
     assert (tiny_repro / "data" / "model" / "model.safetensors").exists()

@@ -142,7 +142,8 @@ def run(cfg: Config) -> dict:
         (work_dir / "timing.json").write_text(json.dumps({"jobs": job_times, "steps": timing}, indent=2))
 
     kept = steps[plan.funnel[-1]]["kept"] if plan.funnel else first
-    artifacts.write_text_atomic(FUNNEL_PLOT, funnel.csv_rows(first, steps, plan.funnel))
+    artifacts.write_text_atomic(FUNNEL_PLOT, funnel.csv_rows(steps, plan.funnel, out,
+                                                             lambda source: recipe_for(cfg.recipes, source) or "base"))
     return {
         "docs_in": first,
         "docs_kept": kept,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -80,6 +81,32 @@ def check(steps: dict[str, dict], funnel: list[str]) -> None:
         previous_kept = s["kept"]
 
 
-def csv_rows(docs_in: int, steps: dict[str, dict], funnel: list[str]) -> str:
-    lines = ["step,docs", f"input,{docs_in}"] + [f"{name},{steps[name]['kept']}" for name in funnel]
+def by_recipe(folder: Path, recipe_of: Callable[[str | None], str]) -> Counter:
+    """Documents of the parquet shards in `folder` per recipe of their `source`."""
+    sources: Counter = Counter()
+    for path in sorted(folder.glob("*.parquet")):
+        sources.update(pq.read_table(path, columns=["source"]).column("source").to_pylist())
+    counts: Counter = Counter()
+    for source, n in sources.items():
+        counts[recipe_of(source)] += n
+    return counts
+
+
+def csv_rows(steps: dict[str, dict], funnel: list[str], out: Path, recipe_of: Callable[[str | None], str]) -> str:
+    """plots/curate_funnel.csv: per step, input first and then in pipeline order, and per recipe
+    (`recipe_of` a document's source), the documents left after the step and those it removed.
+    Counted back from the kept docs/, each step's input being what it kept plus what it removed:
+    dedup and decontamination have no recipe of their own, but their documents' sources do."""
+    left = by_recipe(out / "docs", recipe_of)
+    rows = []
+    for name in reversed(funnel):
+        removed = by_recipe(out / "removed" / name, recipe_of)
+        rows.append((name, left, removed))
+        left = left + removed
+    rows.append(("input", left, Counter()))
+    if funnel and sum(left.values()) != steps[funnel[0]]["docs_in"]:
+        raise FunnelError(f"curate funnel: docs/ and removed/ hold {sum(left.values())} documents, "
+                          f"{funnel[0]} read {steps[funnel[0]]['docs_in']}")
+    lines = ["step,recipe,docs,removed"] + [f"{name},{recipe},{kept[recipe]},{removed[recipe]}"
+                                            for name, kept, removed in reversed(rows) for recipe in sorted(left)]
     return "\n".join(lines) + "\n"

@@ -6,7 +6,9 @@ classical.py (TF-IDF + linear-model baseline, `checkpoint: classical`), metrics.
 metrics, GLUE score), submission.py (prediction TSVs), report_card.py.
 
 Outputs under paths.finetune: <model>/submission/<Task>.tsv (GLUE server format, test sets),
-<model>/predictions/<task>_<split>.tsv (dev), glue.md (report card), config.yaml; and
+<model>/predictions/<task>_<split>.tsv (dev), glue.md (report card), config.yaml,
+models/<model>/<task>/ (the `save_models` classifiers, save_pretrained + tokenizer, with their own
+dev predictions <task>_<split>.tsv); and
 metrics/glue.json (per model per task) and plots/glue.csv (bar plot).
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 import torch
 
+from pipeline import cards
 from pipeline.artifacts import atomic_dir, save_config, write_json, write_text_atomic
 from pipeline.config import build
 from pipeline.finetune import metrics as glue_metrics
@@ -39,6 +42,8 @@ from pipeline.sources import data_root_path
 
 log = logging.getLogger(__name__)
 
+SAVED_MODELS = "models"  # the directory of the kept classifiers, beside the per-model ones
+
 
 @dataclass
 class Config:
@@ -53,6 +58,9 @@ class Config:
     task_train: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> HParams keys
     classical: ClassicalConfig = field(default_factory=ClassicalConfig)  # the `classical` model's
     write_submission: bool = True            # predict the test sets in GLUE submission format
+    # Tasks whose classifier is kept (first seed, every model but classical) for the report to
+    # explain (pipeline/report/interpret.py): saved_model_path(finetune, model, task).
+    save_models: list[str] = field(default_factory=list)
     threads: int = 0                         # torch intra-op threads; 0 = torch's default
     glue_metrics: str = "metrics/glue.json"
     plot: str = "plots/glue.csv"
@@ -72,6 +80,11 @@ class Config:
         for task in self.task_train:
             if task not in self.tasks:
                 raise ValueError(f"task_train.{task}: not in tasks")
+        for task in self.save_models:
+            if task not in self.tasks:
+                raise ValueError(f"save_models: {task!r} not in tasks")
+        if self.save_models and any(m.name == SAVED_MODELS for m in self.models):
+            raise ValueError(f"models: the name {SAVED_MODELS!r} is the saved classifiers' directory")
         self.hparams = {t: self._hparams(t) for t in self.tasks}
 
     def _hparams(self, task: str) -> HParams:
@@ -81,6 +94,11 @@ class Config:
     @property
     def glue_tasks(self) -> list[str]:
         return [t for t in self.tasks if t in GLUE_TASKS]
+
+
+def saved_model_path(finetune_dir: str | Path, model: str, task: str) -> Path:
+    """Where `save_models` keeps the classifier of (model name, task)."""
+    return Path(finetune_dir) / SAVED_MODELS / model / task
 
 
 def _splits(task: Task, cfg: Config) -> tuple[str, ...]:
@@ -115,8 +133,10 @@ def _dev_metrics(task: Task, data: dict, predictions: dict) -> dict[str, float]:
 
 
 def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path | None, hp: HParams,
-              model_dir: Path, cfg: Config, extra_test: dict) -> dict:
-    """All seeds of one (model, task); the seed best on held-out writes the predictions."""
+              model_dir: Path, cfg: Config, extra_test: dict, save_to: Path | None = None) -> dict:
+    """All seeds of one (model, task); the seed best on held-out writes the predictions. The
+    first seed's classifier is saved to `save_to` (with its own dev predictions): the same seed
+    whatever `seeds` lists, so the model the report explains does not change with it."""
     start = time.perf_counter()
     data = {**data, **extra_test}
     tests = (task.test + tuple(extra_test)) if cfg.write_submission else ()
@@ -124,8 +144,18 @@ def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path | None, 
         runs = [fit_classical(task, data, cfg.classical, hp, seed, task.dev + tests) for seed in hp.seeds]
     else:
         runs = [finetune(task, data, checkpoint, spec.init, hp, seed, model_dir / "_work" / f"{task.name}-{seed}",
-                         task.dev + tests) for seed in hp.seeds]
+                         task.dev + tests, save_to if i == 0 else None) for i, seed in enumerate(hp.seeds)]
+        for split in task.dev if save_to else ():
+            write_dev_predictions(task, split, data[split], runs[0].predictions[split], save_to)
     per_seed = [_dev_metrics(task, data, r.predictions) for r in runs]
+    if save_to and not spec.is_classical:
+        card = cards.checkpoint_card(
+            f"lmpipe {spec.name} fine-tuned on GLUE {task.dir}",
+            [f"Fine-tuned from `{spec.checkpoint}` ({spec.init}) with seed {hp.seeds[0]}: {runs[0].epochs_run} epochs "
+             f"over {runs[0].train_examples:,} training examples. Dev metrics: "
+             + ", ".join(f"{k} {v}" for k, v in per_seed[0].items()) + "."],
+            "text-classification", cards.task_results(task.name, per_seed[0]), f"lmpipe-{spec.name}-{task.name}")
+        card.save(save_to / "README.md")
     means, stds = _mean_std(per_seed)
     best = max(runs, key=lambda r: r.heldout_score)
     for split in task.dev:
@@ -135,7 +165,8 @@ def _run_task(task: Task, data: dict, spec: ModelSpec, checkpoint: Path | None, 
         write_submission(owner, split, data[split], best.predictions[split], model_dir / "submission")
     result = {"metrics": means, "score": glue_metrics.task_score(means), "seeds": hp.seeds,
               "heldout_score": [r.heldout_score for r in runs], "epochs_run": [r.epochs_run for r in runs],
-              "train_examples": runs[0].train_examples, "time_s": round(time.perf_counter() - start, 1)}
+              "train_examples": runs[0].train_examples, "time_s": round(time.perf_counter() - start, 1),
+              "flops": sum(r.flops for r in runs)}
     if stds:
         result["std"] = stds
         result["per_seed"] = per_seed  # in seed order: a GLUE score per seed, paired across models
@@ -151,6 +182,7 @@ def run(cfg: Config) -> dict:
     checkpoints = {m.name: resolve_checkpoint(m.checkpoint, cfg.model) for m in cfg.models}
     ax_test = data.pop("ax", {})  # test-only; empty unless write_submission
     models: dict[str, dict] = {}
+    flops = 0.0  # of the tasks this run trained (a reused result cost nothing now)
     with atomic_dir(cfg.finetune) as out:
         for spec in cfg.models:
             model_start = time.perf_counter()
@@ -159,15 +191,19 @@ def run(cfg: Config) -> dict:
                 task, hp = TASKS[name], cfg.hparams[name]
                 done = out / spec.name / f"{name}.json"
                 key = _fingerprint(spec, checkpoints[spec.name], hp, cfg)
-                if done.exists() and json.loads(done.read_text()).get("fingerprint") == key:
+                save_to = (saved_model_path(out, spec.name, name)
+                           if name in cfg.save_models and not spec.is_classical else None)
+                if (done.exists() and json.loads(done.read_text()).get("fingerprint") == key
+                        and (save_to is None or save_to.exists())):
                     log.info("%s/%s: reusing the result of an interrupted run", spec.name, name)
                     tasks[name] = json.loads(done.read_text())["result"]
                     continue
                 log.info("fine-tuning %s on %s (%d train examples)", spec.name, name, len(data[name]["train"]))
                 extra = ax_test if name == "mnli" else {}
                 tasks[name] = _run_task(task, data[name], spec, checkpoints[spec.name], hp,
-                                        out / spec.name, cfg, extra)
+                                        out / spec.name, cfg, extra, save_to)
                 write_json(done, {"fingerprint": key, "result": tasks[name]})
+                flops += tasks[name]["flops"]
             shutil.rmtree(out / spec.name / "_work", ignore_errors=True)
             models[spec.name] = {
                 "checkpoint": str(checkpoints[spec.name] or spec.checkpoint), "init": spec.kind,
@@ -185,4 +221,4 @@ def run(cfg: Config) -> dict:
     return {"glue_score": {m: r["glue_score"] for m, r in models.items()},
             "task_score": {f"{m}/{t}": r["score"] for m, res in models.items() for t, r in res["tasks"].items()},
             "tasks": len(cfg.glue_tasks), "models": len(models),
-            "time_s": {m: r["time_s"] for m, r in models.items()}}
+            "time_s": {m: r["time_s"] for m, r in models.items()}, "flops": flops}

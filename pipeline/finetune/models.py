@@ -66,6 +66,10 @@ def resolve_checkpoint(checkpoint: str, pipeline_model: str) -> Path | None:
         path = minilm_path()
     else:
         path = resolve_path(checkpoint)
+    return check_checkpoint(path)
+
+
+def check_checkpoint(path: Path) -> Path:
     if not (path / "config.json").exists():
         raise InputError(f"{path}: not a Hugging Face checkpoint (no config.json)")
     return path

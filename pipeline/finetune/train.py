@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
 
+from pipeline.artifacts import atomic_dir
+from pipeline.cost import transformer_flops
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune.models import build_model, load_tokenizer
 from pipeline.finetune.tasks import STSB_RANGE, Task
@@ -59,6 +61,7 @@ class RunResult:
     epochs_run: float | None             # None: a model without epochs (classical.py)
     train_examples: int
     predictions: dict[str, np.ndarray]   # split -> label ids (classification) or scores (STS-B)
+    flops: float = 0.0                   # model FLOPs of the run (cost.transformer_flops); 0: classical
 
 
 def split_heldout(train: datasets.Dataset, hp: HParams, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
@@ -71,16 +74,32 @@ def split_heldout(train: datasets.Dataset, hp: HParams, seed: int) -> tuple[data
     return rest, shuffled.select(range(n_held))
 
 
+def tokenize(tokenizer, task: Task, batch: dict[str, list[str]], max_length: int):
+    """The token ids of a batch of canonical rows (text_a, text_b), as the classifier is trained on."""
+    pair = (batch["text_a"], batch["text_b"]) if len(task.tsv_text) > 1 else (batch["text_a"],)
+    # never past the model's positions (a pipeline tokenizer records them as model_max_length)
+    return tokenizer(*pair, truncation=True, max_length=min(max_length, tokenizer.model_max_length))
+
+
 def _encode(ds: datasets.Dataset, tokenizer, task: Task, max_length: int, labels: bool = True) -> datasets.Dataset:
     """Token ids (padded per batch by the collator); labels dropped for prediction, where test
     splits carry -1."""
-    def tok(batch):
-        pair = (batch["text_a"], batch["text_b"]) if len(task.tsv_text) > 1 else (batch["text_a"],)
-        # never past the model's positions (a pipeline tokenizer records them as model_max_length)
-        return tokenizer(*pair, truncation=True, max_length=min(max_length, tokenizer.model_max_length))
     keep = {"label"} if labels else set()
-    return ds.map(tok, batched=True, remove_columns=[c for c in ds.column_names if c not in keep],
-                  desc=f"tokenize {task.name}")
+    return ds.map(lambda batch: tokenize(tokenizer, task, batch, max_length), batched=True,
+                  remove_columns=[c for c in ds.column_names if c not in keep], desc=f"tokenize {task.name}")
+
+
+def save_classifier(model, tokenizer, out: Path) -> None:
+    """save_pretrained (safetensors) + the tokenizer: AutoModelForSequenceClassification and
+    AutoTokenizer load it. Built in <out>.partial and renamed, so a killed run leaves no half model."""
+    with atomic_dir(out, resume=False) as work:
+        model.save_pretrained(str(work))
+        tokenizer.save_pretrained(str(work))
+
+
+def _tokens(ds: datasets.Dataset) -> int:
+    """Tokens of an encoded split, unpadded (the collator pads each batch to its longest row)."""
+    return sum(map(len, ds["input_ids"]))
 
 
 def _to_predictions(task: Task, logits: np.ndarray) -> np.ndarray:
@@ -90,7 +109,9 @@ def _to_predictions(task: Task, logits: np.ndarray) -> np.ndarray:
 
 
 def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, init: str,
-             hp: HParams, seed: int, workdir: Path, predict_splits: tuple[str, ...]) -> RunResult:
+             hp: HParams, seed: int, workdir: Path, predict_splits: tuple[str, ...],
+             save_to: Path | None = None) -> RunResult:
+    """`save_to`: keep the selected weights there (save_classifier)."""
     tokenizer = load_tokenizer(checkpoint)
     train, heldout = split_heldout(data["train"], hp, seed)
     model = build_model(checkpoint, init, 1 if task.is_regression else len(task.labels), seed)
@@ -108,18 +129,25 @@ def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, in
         save_total_limit=1, save_only_model=True, report_to="none", disable_tqdm=True,
         dataloader_pin_memory=False, bf16=hp.precision == "bf16",
         use_cpu=not torch.cuda.is_available())  # transformers refuses bf16 on CPU without it
+    train_set, heldout_set = (_encode(ds, tokenizer, task, hp.max_length) for ds in (train, heldout))
     trainer = Trainer(
         model=model, args=args, processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),
-        train_dataset=_encode(train, tokenizer, task, hp.max_length),
-        eval_dataset=_encode(heldout, tokenizer, task, hp.max_length),
+        train_dataset=train_set, eval_dataset=heldout_set,
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=hp.patience)])
     trainer.train()
+    if save_to is not None:
+        save_classifier(trainer.model, tokenizer, save_to)
     best = trainer.state.best_metric
-    predictions = {s: _to_predictions(task, trainer.predict(
-        _encode(data[s], tokenizer, task, hp.max_length, labels=False)).predictions) for s in predict_splits}
+    predict_sets = {s: _encode(data[s], tokenizer, task, hp.max_length, labels=False) for s in predict_splits}
+    predictions = {s: _to_predictions(task, trainer.predict(ds).predictions) for s, ds in predict_sets.items()}
+    evaluations = sum("eval_score" in entry for entry in trainer.state.log_history)  # held-out, once per epoch
+    forward_tokens = _tokens(heldout_set) * evaluations + sum(map(_tokens, predict_sets.values()))
+    flops = transformer_flops(model.num_parameters(only_trainable=True, exclude_embeddings=True),
+                              model.num_parameters(exclude_embeddings=True),
+                              train_tokens=_tokens(train_set) * trainer.state.epoch, forward_tokens=forward_tokens)
     shutil.rmtree(workdir, ignore_errors=True)  # epoch checkpoints: only needed for selection
     log.info("%s seed %d: held-out score %.2f after %.1f epochs", task.name, seed, best, trainer.state.epoch)
-    return RunResult(heldout_score=float(best), epochs_run=float(trainer.state.epoch),
+    return RunResult(heldout_score=float(best), epochs_run=float(trainer.state.epoch), flops=flops,
                      train_examples=len(train), predictions=predictions)

@@ -131,16 +131,36 @@ class LmpipeAttention(nn.Module):
         self.causal = config.causal
         self.dropout_p = config.dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The output, and with output_attentions the (batch, heads, query, key) probabilities."""
         batch, seq_len, width = x.shape
         # (batch, seq, 3 * width) -> three (batch, heads, seq, d_k)
         q, k, v = self.qkv(x).view(batch, seq_len, 3, self.heads, width // self.heads).permute(2, 0, 3, 1, 4)
         if self.rope_theta is not None:
             q, k = rotate(q, self.rope_theta), rotate(k, self.rope_theta)
-        # softmax(QK^T/sqrt(d_k))V; without padding a decoder's mask is SDPA's own causal one.
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None,
-                                           dropout_p=self.dropout_p if self.training else 0.0)
-        return self.out(y.transpose(1, 2).reshape(batch, seq_len, width))
+        dropout_p = self.dropout_p if self.training else 0.0
+        probs = None
+        if output_attentions:  # SDPA does not return its probabilities: the same product, written out
+            y, probs = explicit_attention(q, k, v, mask, self.causal, dropout_p)
+        else:
+            # softmax(QK^T/sqrt(d_k))V; without padding a decoder's mask is SDPA's own causal one.
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=self.causal and mask is None,
+                                               dropout_p=dropout_p)
+        return self.out(y.transpose(1, 2).reshape(batch, seq_len, width)), probs
+
+
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+                       causal: bool, dropout_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q K^T / sqrt(d_k) + M) V as SDPA computes it (mask: True where a key is visible,
+    as visible_keys; None: causal or none), and the probabilities before dropout."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is None and causal:
+        mask = torch.ones(scores.shape[-2:], dtype=torch.bool, device=q.device).tril()
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    probs = scores.softmax(-1)
+    return F.dropout(probs, dropout_p) @ v, probs
 
 
 class LmpipeFeedForward(nn.Module):
@@ -178,12 +198,16 @@ class LmpipeLayer(nn.Module):
         self.ffn_norm = layer_norm(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None,
+                output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The block's output, and the attention probabilities with output_attentions."""
         if self.pre_norm:
-            x = x + self.dropout(self.attention(self.attention_norm(x), mask))
-            return x + self.dropout(self.ffn(self.ffn_norm(x)))
-        x = self.attention_norm(x + self.dropout(self.attention(x, mask)))
-        return self.ffn_norm(x + self.dropout(self.ffn(x)))
+            y, probs = self.attention(self.attention_norm(x), mask, output_attentions)
+            x = x + self.dropout(y)
+            return x + self.dropout(self.ffn(self.ffn_norm(x))), probs
+        y, probs = self.attention(x, mask, output_attentions)
+        x = self.attention_norm(x + self.dropout(y))
+        return self.ffn_norm(x + self.dropout(self.ffn(x))), probs
 
 
 def visible_keys(attention_mask: torch.Tensor | None, causal: bool) -> torch.Tensor | None:
@@ -236,14 +260,21 @@ class LmpipeModel(LmpipePreTrainedModel):
 
     @can_return_tuple
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                token_type_ids: torch.Tensor | None = None, **kwargs) -> BaseModelOutput:
+                token_type_ids: torch.Tensor | None = None, output_attentions: bool | None = None,
+                **kwargs) -> BaseModelOutput:
+        """output_attentions (default config.output_attentions): also return each layer's
+        (batch, heads, query, key) attention probabilities, as transformers' models do."""
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
         x = self.embeddings(input_ids, token_type_ids)
         mask = visible_keys(attention_mask, self.config.causal)
+        attentions = []
         for layer in self.layers:
-            x = layer(x, mask)
+            x, probs = layer(x, mask, output_attentions)
+            attentions.append(probs)
         if self.final_norm is not None:
             x = self.final_norm(x)
-        return BaseModelOutput(last_hidden_state=x)
+        return BaseModelOutput(last_hidden_state=x, attentions=tuple(attentions) if output_attentions else None)
 
 
 class LmpipeMaskedLMHead(nn.Module):

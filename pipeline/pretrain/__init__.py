@@ -73,8 +73,9 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
         d.barrier()
         if d.main:
             export.save_model(exported(model), tok, cfg.seq_len, work)
+            export.write_card(exported(model), cfg, trainer.history, work)
             save_config(cfg, work, "lmpipe_pretrain.yaml")
-            export.write_curves(trainer.history)
+            export.write_curves(trainer.history, cfg.batch_size * cfg.seq_len)
             if not cfg.keep_final_checkpoint:
                 shutil.rmtree(work / "checkpoints", ignore_errors=True)
 
@@ -96,4 +97,6 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
         "train_seconds": round(trainer.train_seconds, 2), "tokens_per_s": round(tok_s, 1),
         "mfu": round(tok_s * flops / peak, 5) if peak else None,
         "peak_flops": peak, "peak_flops_source": peak_how, "flops_per_token": flops,
+        # the training steps this run took, every process's share (metrics["cost"], pipeline/cost.py)
+        "flops": flops * steps_run * cfg.batch_size * cfg.seq_len,
     }

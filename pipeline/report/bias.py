@@ -259,3 +259,13 @@ def curation_bias(badwords: str | Path, raw: str | Path = "data/docs", kept: str
     term_lists, words = load_terms(terms), load_badwords(badwords)
     return {name: corpus_bias(read_docs(directory), term_lists, words, max_sentences_per_term)
             for name, directory in (("raw", raw), ("kept", kept))}
+
+
+def headline(report: dict) -> dict:
+    """The numbers of curation_bias's result that the report's headline and cards show:
+    {"raw"|"kept": {docs, words, male_to_female, badword_doc_rate, identity_per_million}}."""
+    def scope(s: dict) -> dict:
+        return {"docs": s["docs"], "words": s["words"], "male_to_female": s["gender"]["male_to_female"],
+                "badword_doc_rate": s["badwords"]["doc_rate"],
+                "identity_per_million": {c: v["per_million_words"] for c, v in s["identity"].items()}}
+    return {name: scope(r["overall"]) for name, r in report.items()}

@@ -35,6 +35,24 @@ def glue_table(glue: dict) -> list[str]:
     return ["## GLUE", "", "```json", *json.dumps(glue, indent=2).splitlines(), "```", ""]
 
 
+def challenges(report: dict) -> list[str]:
+    """Cost, bias and the model's CrowS-Pairs score, in a few lines (index.html has the tables)."""
+    lines = []
+    if report.get("cost"):
+        total = report["cost"]["total"]
+        lines += ["## Cost", "", f"{_fmt(total['energy_kwh'])} kWh, {_fmt(total['co2e_kg'])} kg CO2e, "
+                  f"{_fmt(total['wall_time_s'])} s over all stages ({', '.join(report['cost']['method'])}).", ""]
+    if report.get("corpus_bias"):
+        raw, kept = report["corpus_bias"]["raw"], report["corpus_bias"]["kept"]
+        lines += ["## Bias", "", f"- male : female words, raw {_fmt(raw['male_to_female'])} -> kept "
+                  f"{_fmt(kept['male_to_female'])}; bad-words document rate {_fmt(raw['badword_doc_rate'])} -> "
+                  f"{_fmt(kept['badword_doc_rate'])}"]
+        crows = report["crows_pairs"]["pipeline"]
+        lines += [f"- CrowS-Pairs: {_fmt(crows['metric'])} (unbiased: 50)" if "metric" in crows
+                  else f"- CrowS-Pairs: not scored ({crows['skipped']})", ""]
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     lines = ["# lmpipe report", ""]
     stages = report["stages"]
@@ -43,6 +61,7 @@ def render_markdown(report: dict) -> str:
     lines += [f"| {s} | {_fmt(t)} |" for s, t in times]
     lines.append("")
     lines += glue_table(report.get("glue") or {})
+    lines += challenges(report)
     for stage, metrics in stages.items():
         lines += [f"## {stage}", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in _scalar_rows(metrics)]
