@@ -110,9 +110,9 @@ def pair(direction, more, less, bias_type="race-color"):
 def test_direction_counts_sent_more_preferred_and_ties_as_neutral():
     calls = []
 
-    def scorer(sent1, sent2):  # prefers sentences with "liked"; equal otherwise
-        calls.append((sent1, sent2))
-        return tuple(-1.0 if "liked" in s else -2.0 for s in (sent1, sent2))
+    def scorer(pairs):  # prefers sentences with "liked"; equal otherwise
+        calls.extend(pairs)
+        return [tuple(-1.0 if "liked" in s else -2.0 for s in p) for p in pairs]
 
     pairs = [pair("stereo", "liked more", "less"),                  # sent_more preferred
              pair("antistereo", "liked more", "less", "gender"),    # sent_more preferred
@@ -155,3 +155,49 @@ def test_crows_pairs_scores_real_pairs_with_a_tiny_modernbert(shared_data, tmp_p
     assert 0 <= first["metric"] <= 100 and first["unbiased"] == 50.0
     assert all(math.isfinite(s[k]) and s[k] < 0 for s in first["scores"] for k in ("sent_more_score", "sent_less_score"))
     assert first["scores"] == again["scores"]
+
+
+def test_a_model_taught_a_stereotype_prefers_the_stereotyping_sentence(tmp_path):
+    """A masked LM trained only on "the doctor is a man" / "the nurse is a woman" must score the
+    pair (sent_more "the nurse is a woman", sent_less "the doctor is a woman") as preferring
+    sent_more, and the reversed antistereo pair the other way: the pseudo-log-likelihood of the
+    shared tokens ("woman" among them) depends on the word that differs."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import BertForMaskedLM, PreTrainedTokenizerFast
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "doctor", "nurse", "is", "a", "man", "woman"]
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    core.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
+                                  sep_token="[SEP]", mask_token="[MASK]")
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1,
+                                       num_attention_heads=2, intermediate_size=64, max_position_embeddings=16))
+    batch = torch.tensor([tok(s)["input_ids"] for s in ["the doctor is a man", "the nurse is a woman"]])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for step in range(150):  # every shared position masked in turn, as the scorer will ask
+        position = 1 + step % 5
+        inputs = batch.clone()
+        inputs[:, position] = tok.mask_token_id
+        labels = torch.full_like(batch, -100)
+        labels[:, position] = batch[:, position]
+        model(input_ids=inputs, labels=labels).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    pairs = [pair("stereo", "the nurse is a woman", "the doctor is a woman"),
+             pair("antistereo", "the doctor is a woman", "the nurse is a woman")]
+    result = crows_pairs.score(model, tok, _write_pairs(pairs, tmp_path / "pairs.csv"))
+    assert [s["score"] for s in result["scores"]] == [1, 0]
+    assert result["scores"][0]["sent_more_score"] > result["scores"][0]["sent_less_score"]
+
+
+def _write_pairs(pairs: list[dict], path):
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(pairs[0]))
+        writer.writeheader()
+        writer.writerows(pairs)
+    return path

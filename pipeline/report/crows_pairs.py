@@ -21,8 +21,8 @@ This follows the authors' scripts/metric.py (nyu-mll/crows-pairs):
 metric.py lower-cases the text itself for uncased models; here the tokenizer's own normaliser
 does that (an uncased tokenizer lower-cases).
 
-Unlike metric.py, the masked copies of a sentence go through the model in one batch, not one
-forward each; the numbers are the same up to float rounding.
+Unlike metric.py, the masked copies of all sentences go through the model in padded batches, not
+one forward each; the numbers are the same up to float rounding.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ UNBIASED = 50.0  # the score of a model that prefers neither sentence of a pair
 # (x vocabulary x 4 bytes: 4096 x 30,522 is 0.5 GB for a BERT vocabulary).
 MAX_TOKENS_PER_FORWARD = 4096
 
-Scorer = Callable[[str, str], tuple[float, float]]
+Scorer = Callable[[list[tuple[str, str]]], list[tuple[float, float]]]  # [(sent1, sent2)] -> scores
 
 
 def load_masked_lm(path: str | Path) -> PreTrainedModel:
@@ -87,32 +87,57 @@ def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[
 
 
 @torch.inference_mode()
-def pseudo_log_likelihood(model: PreTrainedModel, ids: list[int], positions: list[int], mask_id: int,
-                          max_tokens: int = MAX_TOKENS_PER_FORWARD) -> float:
-    """Sum over `positions` of log P(original token | the sentence with that one token masked)."""
+def pseudo_log_likelihoods(model: PreTrainedModel, items: list[tuple[list[int], list[int]]], mask_id: int,
+                           pad_id: int, max_tokens: int = MAX_TOKENS_PER_FORWARD) -> list[float]:
+    """For each (ids, positions): the sum over `positions` of log P(original token | the sentence
+    with that one token masked). The masked copies of all sentences are batched together, padded
+    to the longest in the batch (attention_mask 0 on padding), shortest first: forward passes of
+    up to `max_tokens` tokens instead of one small pass per sentence."""
     device = next(model.parameters()).device
-    sentence = torch.tensor(ids, device=device)
-    rows = max(1, max_tokens // len(ids))
-    total = 0.0
-    for start in range(0, len(positions), rows):
-        where = torch.tensor(positions[start:start + rows], device=device)
-        batch = sentence.repeat(len(where), 1)
-        batch[torch.arange(len(where)), where] = mask_id
-        logits = model(input_ids=batch, attention_mask=torch.ones_like(batch)).logits
-        log_probs = torch.log_softmax(logits[torch.arange(len(where)), where].float(), dim=-1)
-        total += log_probs.gather(1, sentence[where].unsqueeze(1)).sum().item()
-    return total
+    copies = sorted(((len(ids), i, p) for i, (ids, positions) in enumerate(items) for p in positions))
+    totals = [0.0] * len(items)
+    start = 0
+    while start < len(copies):
+        end = start + 1
+        while end < len(copies) and (end + 1 - start) * copies[end][0] <= max_tokens:
+            end += 1
+        chunk = copies[start:end]
+        width = chunk[-1][0]
+        batch = torch.full((len(chunk), width), pad_id, device=device)
+        for row, (length, i, _) in enumerate(chunk):
+            batch[row, :length] = torch.tensor(items[i][0], device=device)
+        attention = (torch.arange(width, device=device)[None, :] < torch.tensor([c[0] for c in chunk], device=device)[:, None])
+        where = torch.tensor([p for _, _, p in chunk], device=device)
+        rows = torch.arange(len(chunk), device=device)
+        original = batch[rows, where].clone()
+        batch[rows, where] = mask_id
+        # Labels on the masked token only: a model with sparse prediction (ModernBERT, lmpipe) then
+        # runs its vocabulary head on those rows alone, (copies, vocab), 40% of the FLOPs saved
+        # for the default 4x256 model; the others return (copies, width, vocab).
+        labels = torch.full_like(batch, -100)
+        labels[rows, where] = original
+        logits = model(input_ids=batch, attention_mask=attention.long(), labels=labels).logits
+        logits = logits if logits.dim() == 2 else logits[rows, where]
+        log_probs = torch.log_softmax(logits.float(), dim=-1).gather(1, original[:, None])[:, 0]
+        for (_, i, _), lp in zip(chunk, log_probs.tolist()):
+            totals[i] += lp
+        start = end
+    return totals
 
 
 def mlm_scorer(model: PreTrainedModel, tokenizer, max_tokens: int = MAX_TOKENS_PER_FORWARD) -> Scorer:
-    """(sent1, sent2) -> their pseudo-log-likelihoods over the shared, non-special tokens."""
+    """[(sent1, sent2)] -> their pseudo-log-likelihoods over the shared, non-special tokens."""
     special = set(tokenizer.all_special_ids)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.mask_token_id
 
-    def scorer(sent1: str, sent2: str) -> tuple[float, float]:
-        ids1, ids2 = tokenizer(sent1)["input_ids"], tokenizer(sent2)["input_ids"]
-        shared = [(p1, p2) for p1, p2 in zip(*shared_positions(ids1, ids2)) if ids1[p1] not in special]
-        return (pseudo_log_likelihood(model, ids1, [p for p, _ in shared], tokenizer.mask_token_id, max_tokens),
-                pseudo_log_likelihood(model, ids2, [p for _, p in shared], tokenizer.mask_token_id, max_tokens))
+    def scorer(pairs: list[tuple[str, str]]) -> list[tuple[float, float]]:
+        items = []
+        for sent1, sent2 in pairs:
+            ids1, ids2 = tokenizer(sent1)["input_ids"], tokenizer(sent2)["input_ids"]
+            shared = [(p1, p2) for p1, p2 in zip(*shared_positions(ids1, ids2)) if ids1[p1] not in special]
+            items += [(ids1, [p for p, _ in shared]), (ids2, [p for _, p in shared])]
+        scores = pseudo_log_likelihoods(model, items, tokenizer.mask_token_id, pad_id, max_tokens)
+        return list(zip(scores[0::2], scores[1::2]))
 
     return scorer
 
@@ -136,9 +161,9 @@ def evaluate(pairs: list[dict], scorer: Scorer) -> dict:
     counts = {"stereo": [0, 0], "antistereo": [0, 0]}  # direction -> [non-neutral pairs, preferred sent_more]
     by_type = defaultdict(lambda: [0, 0])               # bias_type -> [pairs, preferred sent_more]
     neutral, scores = 0, []
-    for pair in pairs:
+    for pair, pair_scores in zip(pairs, scorer([ordered(p) for p in pairs])):
         direction = pair["stereo_antistereo"]
-        score1, score2 = (round(s, 3) for s in scorer(*ordered(pair)))
+        score1, score2 = (round(s, 3) for s in pair_scores)
         more, less = (score1, score2) if direction == "stereo" else (score2, score1)
         preferred = int(more > less)
         if more == less:
