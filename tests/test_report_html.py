@@ -78,12 +78,15 @@ def test_cost_summary_splits_finetuning_by_model_time():
             "co2e_kg": 0.004, "energy_method": "m"}
     stages = {"ingest": {"cost": cost}, "pretrain": {"cost": {**cost, "flops": 100.0}},
               "finetune": {"cost": {**cost, "flops": 40.0}, "time_s": {"pipeline": 3.0, "classical": 1.0}}}
-    summary = cost_summary(stages)
+    glue = {"models": {"pipeline": {"tasks": {"cola": {"flops": 30.0}, "sst2": {"flops": 10.0}}},
+                       "classical": {"tasks": {"cola": {"flops": 0}}}}}
+    summary = cost_summary(stages, glue)
     assert summary["total"]["energy_kwh"] == pytest.approx(0.03)
     assert summary["by_model"]["corpus"]["energy_kwh"] == pytest.approx(0.01)
     assert summary["by_model"]["pipeline"]["energy_kwh"] == pytest.approx(0.01 + 0.0075)
-    assert summary["by_model"]["pipeline"]["flops"] == pytest.approx(130.0)
+    assert summary["by_model"]["pipeline"]["flops"] == pytest.approx(100.0 + 30.0 + 10.0)  # its own tasks
     assert summary["by_model"]["classical"]["energy_kwh"] == pytest.approx(0.0025)
+    assert summary["by_model"]["classical"]["flops"] is None  # TF-IDF: no transformer FLOPs
     assert summary["method"] == ["m"]
 
 

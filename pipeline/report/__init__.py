@@ -148,7 +148,7 @@ def run(cfg: Config) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     paths = {name: getattr(cfg, name) for name in ("docs", "curated", "tokenizer", "tokens", "model", "finetune")}
-    report = {"profile": cfg.profile, "stages": stages, "glue": glue, "cost": cost_summary(stages), "lineage": lineage(paths)}
+    report = {"profile": cfg.profile, "stages": stages, "glue": glue, "cost": cost_summary(stages, glue), "lineage": lineage(paths)}
     with atomic_dir(cfg.report, resume=False) as out:
         log.info("corpus bias: raw %s vs kept %s", cfg.docs, cfg.curated)
         bias = corpus_bias.curation_bias(data_path(cfg, cfg.bias.badwords), cfg.docs, Path(cfg.curated) / "docs",
