@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The venv's tools first, so dvc's stage commands (`python -m pipeline ...`) use its python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: env repro test test-fast bench lock
+.PHONY: env browser repro test test-fast bench lock
 
 # requirements.lock pins every transitive package by name==version; torch is installed first
 # and exactly (2.13.0), since an open torch requirement pulls a multi-GB CUDA build.
@@ -27,16 +27,15 @@ repro: env
 
 # Debian's Chromium: the report page's browser test (tests/test_report_html.py) drives it with
 # Playwright; Playwright's own browser download is never used. sudo only where not root.
-CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-$(CHROMIUM):
-	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-test: env $(CHROMIUM)
+test: env browser
 	$(BIN)/pytest -q
 
-test-fast: env
+test-fast: env browser
 	$(BIN)/pytest -q -m "not slow"
 
 bench: env
