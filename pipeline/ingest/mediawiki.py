@@ -3,11 +3,18 @@
 lxml's pull parser is fed the decompressed bytes chunk by chunk, so memory stays flat on a
 multi-GB dump and the byte offset of a cut or corrupt spot is known. The parser reads the
 encoding from the XML declaration / BOM, so UTF-16 dumps need nothing special.
+
+A dump that stops being readable (cut short, a bad byte, a corrupt compressed block) ends in a
+Broken: every page completed before the error has been yielded, and the <page> tags in the
+bytes after it are counted, since an XML parser cannot resume after an error.
 """
 from __future__ import annotations
 
+import itertools
+import re
 import urllib.parse
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +23,13 @@ from lxml import etree
 from pipeline.ingest.inputs import STREAM_ERRORS, iter_decompressed
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+PAGE_START = b"<page>"  # in a dump's bytes only as the tag: page text has it escaped (&lt;page&gt;)
+# The recent bytes kept to turn a parse error's line and column into a byte offset. libxml2
+# reports a bad byte in a text node once the whole node has arrived, and a page's text is up
+# to 2 MiB (MediaWiki's $wgMaxArticleSize), a little more once escaped.
+RECENT_BYTES = 4 << 20
+# Before schema 0.4 a redirect is known from its text only; "#REDIRECT" works in every language.
+_REDIRECT = re.compile(r"\s*#REDIRECT\s*:?\s*\[\[", re.IGNORECASE)
 
 
 @dataclass
@@ -30,6 +44,15 @@ class SiteInfo:
         root = self.base_url.rsplit("/", 1)[0]
         # the characters MediaWiki's wfUrlencode leaves as they are
         return f"{root}/{urllib.parse.quote(title.replace(' ', '_'), safe=';@$!*(),/~:')}"
+
+    def namespace_of(self, title: str) -> int:
+        """The namespace a title's prefix names ("Talk:Foo" -> 1), as MediaWiki matches it
+        (case-insensitively); 0 when the prefix is no namespace ("Star Wars: Episode I")."""
+        prefix, colon, _ = title.partition(":")
+        if not colon:
+            return 0
+        prefix = " ".join(prefix.replace("_", " ").split()).casefold()
+        return next((key for key, name in self.namespaces.items() if name and name.casefold() == prefix), 0)
 
 
 @dataclass
@@ -46,9 +69,11 @@ class Page:
 @dataclass
 class Broken:
     """The dump stops being readable here; pages before it were yielded."""
-    offset: int  # uncompressed bytes read when the error surfaced
+    offset: int  # uncompressed byte of the error (where the parser placed it, else bytes read)
     in_page: bool  # a page had started and is lost
-    message: str
+    message: str  # one line
+    pages_after: int = 0  # pages starting after the error, found in the bytes that follow
+    rest_unreadable: bool = False  # the bytes after it cannot be decompressed: their pages are unknown
 
 
 def _local(tag: str) -> str:
@@ -75,7 +100,7 @@ def _siteinfo(elem, lang: str | None) -> SiteInfo:
     return info
 
 
-def _page(elem) -> Page:
+def _page(elem, site: SiteInfo) -> Page:
     fields, revision = {}, None
     for child in elem:
         name = _local(child.tag)
@@ -84,38 +109,140 @@ def _page(elem) -> Page:
         else:
             fields[name] = child
     rev = {_local(c.tag): c.text for c in revision} if revision is not None else {}
-    return Page(id=fields["id"].text, title=fields["title"].text or "", ns=int(fields["ns"].text),
-                redirect="redirect" in fields, model=rev.get("model"), timestamp=rev.get("timestamp"),
-                text=rev.get("text") or "")
+    title, text = fields["title"].text or "", rev.get("text") or ""
+    if "ns" in fields:
+        ns, redirect = int(fields["ns"].text), "redirect" in fields
+    else:  # schema < 0.6 (<ns>), maybe < 0.4 (<redirect>): what MediaWiki itself reads them from
+        ns = site.namespace_of(title)
+        redirect = "redirect" in fields or bool(_REDIRECT.match(text))
+    return Page(id=fields["id"].text, title=title, ns=ns, redirect=redirect, model=rev.get("model"),
+                timestamp=rev.get("timestamp"), text=text)
+
+
+class _Events:
+    """Turns the parser's events into SiteInfo and Pages, and knows where it is: inside a
+    page or not, and how many pages have started."""
+
+    def __init__(self):
+        self.depth, self.in_page, self.lang, self.site = 0, False, None, None
+        self.pages_started = 0
+
+    def read(self, parser) -> Iterator[SiteInfo | Page]:
+        for event, elem in parser.read_events():
+            name = _local(elem.tag)
+            if event == "start":
+                self.depth += 1
+                self.lang = elem.get(XML_LANG) if self.depth == 1 else self.lang
+                if self.depth == 2 and name == "page":
+                    self.in_page = True
+                    self.pages_started += 1
+                continue
+            self.depth -= 1
+            if self.depth != 1:
+                continue
+            if name == "siteinfo":
+                self.site = _siteinfo(elem, self.lang)
+                yield self.site
+            elif name == "page":
+                self.in_page = False
+                yield _page(elem, self.site or SiteInfo())
+            elem.clear()  # keep memory flat: drop the finished element and its siblings
+            while elem.getprevious() is not None:
+                del elem.getparent()[0]
+
+
+class _Recent:
+    """The last RECENT_BYTES fed to the parser, with their offset and line number, to turn
+    the (line, column) of a parse error into a byte offset."""
+
+    def __init__(self):
+        self.chunks: deque[tuple[int, int, bytes]] = deque()  # (offset, lines before it, bytes)
+        self.end = self.lines = self.size = 0
+        self.ascii = True  # newlines are b"\n" and columns count UTF-8 characters (not UTF-16)
+
+    def add(self, chunk: bytes) -> None:
+        if not self.end:
+            self.ascii = not (chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in chunk[:4])
+        self.chunks.append((self.end, self.lines, chunk))
+        self.end += len(chunk)
+        self.lines += chunk.count(b"\n")
+        self.size += len(chunk)
+        while self.size - len(self.chunks[0][2]) >= RECENT_BYTES:
+            self.size -= len(self.chunks.popleft()[2])
+
+    def offset_of(self, line: int, column: int) -> int:
+        """The byte at `line` (1-based) and `column` (1-based, in characters), or the start of
+        the last chunk when that line began before the bytes kept."""
+        start, lines, _ = self.chunks[0]
+        fallback = self.chunks[-1][0]
+        newlines = line - 1 - lines  # newlines between the bytes kept's start and the line's
+        if not self.ascii or newlines < 0 or (newlines == 0 and start > 0) or column < 1:
+            return fallback
+        data, pos = b"".join(c for _, _, c in self.chunks), 0
+        for _ in range(newlines):
+            pos = data.find(b"\n", pos) + 1
+            if not pos:
+                return fallback
+        n = column - 1  # characters before the error on its line; an invalid byte counts as one
+        before = data[pos:pos + 4 * n].decode("utf-8", "surrogateescape")[:n]
+        return start + pos + len(before.encode("utf-8", "surrogateescape"))
+
+
+def _pages_in(chunks: Iterable[bytes], carry: bytes) -> tuple[int, Exception | None]:
+    """The <page> tags in `chunks` (the rest of the dump; `carry`: the bytes just before, for
+    a tag split between chunks), and the error that stopped decompressing them, if any."""
+    count, keep = 0, len(PAGE_START) - 1
+    try:
+        for chunk in chunks:
+            count += chunk.count(PAGE_START) + (carry + chunk[:keep]).count(PAGE_START)
+            carry = (carry + chunk[-keep:])[-keep:]
+    except STREAM_ERRORS as exc:
+        return count, exc
+    return count, None
+
+
+def _message(exc: Exception) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())  # lxml's messages span lines
 
 
 def iter_dump(path: str | Path) -> Iterator[SiteInfo | Page | Broken]:
     """The SiteInfo first, then each Page; a Broken last if the dump is cut short or corrupt."""
     parser = etree.XMLPullParser(events=("start", "end"), huge_tree=True, resolve_entities=False,
                                  no_network=True)
-    offset, depth, in_page, lang = 0, 0, False, None
+    events, recent = _Events(), _Recent()
+    chunks = iter_decompressed(path)
     try:
-        for chunk in iter_decompressed(path):
-            parser.feed(chunk)
-            offset += len(chunk)
-            for event, elem in parser.read_events():
-                name = _local(elem.tag)
-                if event == "start":
-                    depth += 1
-                    lang = elem.get(XML_LANG) if depth == 1 else lang
-                    in_page = in_page or (depth == 2 and name == "page")
-                    continue
-                depth -= 1
-                if depth != 1:
-                    continue
-                if name == "siteinfo":
-                    yield _siteinfo(elem, lang)
-                elif name == "page":
-                    in_page = False
-                    yield _page(elem)
-                elem.clear()  # keep memory flat: drop the finished element and its siblings
-                while elem.getprevious() is not None:
-                    del elem.getparent()[0]
+        for chunk in chunks:
+            recent.add(chunk)
+            started = events.pages_started
+            try:
+                parser.feed(chunk)
+            except etree.XMLSyntaxError as exc:  # corrupt XML: a bad byte, a garbled tag
+                # The events before the error are still queued: the pages they complete are whole.
+                yield from events.read(parser)
+                yield _syntax_error(exc, events, recent, chunks, started)
+                return
+            yield from events.read(parser)
         parser.close()
-    except (etree.XMLSyntaxError, *STREAM_ERRORS) as exc:
-        yield Broken(offset, in_page, f"{type(exc).__name__}: {exc}")
+    except etree.XMLSyntaxError as exc:  # from close(): the XML ends early
+        yield Broken(recent.end, events.in_page, _message(exc))
+    except STREAM_ERRORS as exc:  # cut short (EOFError: nothing follows) or corrupt compressed data
+        yield Broken(recent.end, events.in_page, _message(exc), rest_unreadable=not isinstance(exc, EOFError))
+
+
+def _syntax_error(exc: etree.XMLSyntaxError, events: _Events, recent: _Recent, chunks: Iterator[bytes],
+                  started: int) -> Broken:
+    """A Broken for a parse error in the last chunk fed. The pages after it are counted from
+    the <page> tags in the rest of the file, less those whose start the parser already saw in
+    this chunk (the page with the error among them). Not for a file that is no dump at all:
+    nothing was read from it, and the preflight check should not scan it to the end."""
+    offset, chunk = recent.chunks[-1][0], recent.chunks[-1][2]
+    if exc.position and exc.position[0] > 0:
+        offset = recent.offset_of(*exc.position)
+    if events.site is None and not events.pages_started:
+        return Broken(offset, events.in_page, _message(exc))
+    before = recent.chunks[-2][2][-(len(PAGE_START) - 1):] if len(recent.chunks) > 1 else b""
+    found, error = _pages_in(itertools.chain([chunk], chunks), before)
+    message = _message(exc) + (f" (then {_message(error)})" if error else "")
+    return Broken(offset, events.in_page, message, found - (events.pages_started - started),
+                  rest_unreadable=error is not None and not isinstance(error, EOFError))

@@ -121,7 +121,9 @@ class CountingReader(BaseReader):
         dropped, the skip counts still counting their records: one bad file could otherwise
         fill the metrics and the log with a line per record."""
         if len(self.errors) < MAX_ERRORS:
-            logger.warning(f"{self.source}: {message}")
+            # Only to the task's log file: the stage prints every task's errors once after the
+            # run (stage._log_errors); a warning here reached the console from local rank 0 only.
+            logger.debug(f"{self.source}: {message}")
             self.errors.append(message)
         elif len(self.errors) == MAX_ERRORS:
             self.errors.append(f"... more errors not kept (see the skip counts); the first {MAX_ERRORS} are above")
@@ -159,8 +161,10 @@ class WikipediaXmlReader(CountingReader):
 
     Skips, by reason: non_article_namespace (ns != 0), redirect, non_wikitext (content
     model), disambiguation, empty_text, and `truncated` for a page cut off where the dump
-    stops being readable (a .bz2 or XML cut short); the pages before it are kept and the
-    offset is in `errors`. lang comes from the dump's siteinfo unless given.
+    stops being readable (a .bz2 or XML cut short, a bad byte, a corrupt block); the pages
+    before it are kept, those found after it are `unreadable_after_error`, and the offset is
+    in `errors`. lang comes from the dump's siteinfo unless given; exports older than schema
+    0.6 (no <ns>) get each page's namespace from its title prefix.
     """
 
     name = "📖 Wikipedia XML"
@@ -179,14 +183,20 @@ class WikipediaXmlReader(CountingReader):
             elif isinstance(item, Page):
                 yield site, item
             else:
-                yield self._broken(path, item)
+                yield from self._broken(path, item)
 
     @staticmethod
-    def _broken(path: str, item: Broken) -> Skip:
+    def _broken(path: str, item: Broken) -> Iterator[Skip]:
         where = "inside a page" if item.in_page else "between pages"
-        return Skip("truncated" if item.in_page else None,
-                    f"{path}: dump unreadable from uncompressed byte {item.offset} ({where}); "
-                    f"pages before it kept: {item.message}")
+        after = (f", {item.pages_after} pages after it not read (unreadable_after_error)" if item.pages_after
+                 else "")
+        if item.rest_unreadable:
+            after += ", the rest of the file cannot be decompressed (its pages are not counted)"
+        yield Skip("truncated" if item.in_page else None,
+                   f"{path}: dump unreadable from uncompressed byte {item.offset} ({where}); "
+                   f"pages before it kept{after}: {item.message}")
+        if item.pages_after:
+            yield Skip("unreadable_after_error", count=item.pages_after)
 
     def convert(self, record: tuple[SiteInfo, Page]) -> Document | str:
         site, page = record

@@ -58,6 +58,7 @@ def run(cfg: Config) -> dict:
         LocalPipelineExecutor([IngestSources(pipelines, str(state / "reports")), writer],
                               tasks=cfg.workers, workers=cfg.workers, logging_dir=str(state / "logs")).run()
         metrics = collect_reports(state / "reports", cfg.workers, [s.name for s in cfg.sources])
+        _log_errors(metrics)  # before check_shards, which may fail for want of documents
         check_shards(work, metrics, cfg.samples_per_source)
         save_config(cfg, work)
         shutil.rmtree(state)  # logs and markers would make the output differ run to run
@@ -65,6 +66,15 @@ def run(cfg: Config) -> dict:
         log.info("%s: %d records -> %d docs in %.1fs; skipped %s", name, m["records"], m["kept"],
                  m["seconds"], m["skipped"] or "none")
     return metrics
+
+
+def _log_errors(metrics: dict) -> None:
+    """Every task's file errors, once each, from this process. The readers keep them out of
+    the console (CountingReader.error): datatrove shows a worker's warnings only on local
+    rank 0, so those of the other workers reached metrics/ingest.json alone."""
+    for name, m in metrics["sources"].items():
+        for error in m["errors"]:
+            log.warning("%s: %s", name, error)
 
 
 def _source_pipeline(cfg: Config, source: Source) -> SourcePipeline:

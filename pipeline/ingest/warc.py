@@ -2,13 +2,15 @@
 
 warcio parses the records (and undoes chunked/gzip HTTP transfer encodings); a `.warc.gz` is
 split into its gzip members first (see inputs.iter_gzip_members), so one bad member costs
-only the records inside it.
+only the records inside it. A plain `.warc` is split into records by their Content-Length
+first (`_iter_plain`), for the same reason.
 """
 from __future__ import annotations
 
 import codecs
 import html
 import io
+import mmap
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,12 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # What a WARC record that warcio cannot parse raises (besides broken compression).
 RECORD_ERRORS = (ArchiveLoadFailed, ValueError, *STREAM_ERRORS)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+# A plain WARC's record boundaries; lines end in CRLF (LF alone tolerated, as warcio does).
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")  # a line end and an empty line: ends a header or a record
+_CONTENT_LENGTH = re.compile(rb"\nContent-Length:[ \t]*(\d+)[ \t]*\r?\n", re.IGNORECASE)
+_BLANK_LINES = re.compile(rb"(?:\r?\n)*")
+# The first line of a record; after junk it need not start a line ("...junkWARC/1.0").
+_VERSION_LINE = re.compile(rb"WARC/1\.\d\r?\n")
 _HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b",
                          re.IGNORECASE | re.DOTALL)
 
@@ -76,15 +84,15 @@ def _iter_stream(stream, base_offset: int) -> Iterator[WarcRecord | Unreadable]:
 
 def iter_warc(path: str | Path) -> Iterator[WarcRecord | Unreadable]:
     """Every record of a WARC/WET/WAT file, plain or gzipped, in file order. An unreadable
-    gzip member or record is yielded as Unreadable (with its byte offset) and, in a
-    gzipped file, reading goes on with the next member."""
+    gzip member or record is yielded as Unreadable (with its byte offset) and reading goes
+    on with the next member (gzipped) or the next record (plain)."""
     with open(path, "rb") as fh:
         if not str(path).endswith(".gz"):
             if fh.read(len(WARC_MAGIC)) != WARC_MAGIC:  # warcio would try to read it as ARC
                 yield Unreadable(0, "no WARC/ version line at the start", cut_short=False)
                 return
-            fh.seek(0)
-            yield from _iter_stream(fh, 0)
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                yield from _iter_plain(data)
             return
         for member in iter_gzip_members(fh):
             if member.data is None:
@@ -93,6 +101,54 @@ def iter_warc(path: str | Path) -> Iterator[WarcRecord | Unreadable]:
                 yield Unreadable(member.offset, "gzip member holds no WARC record", cut_short=False)
             else:
                 yield from _iter_stream(io.BytesIO(member.data), member.offset)
+
+
+def _iter_plain(data) -> Iterator[WarcRecord | Unreadable]:
+    """The records of an uncompressed WARC (`data`: the whole file, mmapped). warcio alone
+    follows a wrong Content-Length into the next record and then stops at the first line that
+    is no record header, losing the rest of the file (or keeps a record cut short, with a
+    warning). Here a record must end where its Content-Length says: at an empty line, or at
+    the next record or the end of the file. One that does not (and bytes where a record should
+    start but none does) is yielded as Unreadable, and reading resumes at the next `WARC/1.x`
+    line after it, as the gzip path resumes at the next member."""
+    pos = 0
+    while pos < len(data):
+        end, problem = _record_end(data, pos)
+        if problem is None:
+            yield from _iter_stream(io.BytesIO(data[pos:end]), pos)
+            pos = end
+            continue
+        resync = _VERSION_LINE.search(data, pos + 1)
+        if resync is None and end > len(data):  # no record after it: the file is cut short
+            yield Unreadable(pos, "WARC record cut short by the end of the file", cut_short=True)
+            return
+        yield Unreadable(pos, f"corrupt WARC record ({problem})", cut_short=False)
+        if resync is None:
+            return
+        pos = resync.start()
+
+
+def _record_end(data, pos: int) -> tuple[int, str | None]:
+    """Where the record starting at `pos` ends, blank lines after it included (past len(data)
+    if the file ends first), and what is wrong with it, if anything."""
+    if data[pos:pos + len(WARC_MAGIC)] != WARC_MAGIC:
+        return pos, "no WARC/ line where a record should start"
+    header = _BLANK_LINE.search(data, pos)
+    if header is None:
+        return len(data) + 1, "its header never ends"
+    length = _CONTENT_LENGTH.search(data, pos, header.end())
+    if length is None:
+        return header.end(), "no Content-Length in its header"
+    declared = int(length.group(1))
+    end = header.end() + declared
+    if end > len(data):
+        return end, f"Content-Length {declared} runs past the end of the file"
+    after = _BLANK_LINES.match(data, end).end()
+    # An empty line right at the declared end: the record is whole even if junk follows (the
+    # next round reports the junk); a wrong length almost never lands on one.
+    if after == len(data) or data[after:after + len(WARC_MAGIC)] == WARC_MAGIC or _BLANK_LINE.match(data, end):
+        return after, None
+    return after, f"no record starts where its Content-Length {declared} ends"
 
 
 def media_type(content_type: str | None) -> str | None:
