@@ -25,6 +25,7 @@ from pipeline.artifacts import atomic_dir, metrics_path, save_config, write_json
 from pipeline.config import resolve_path
 from pipeline.errors import InputError
 from pipeline.finetune import saved_model_path
+from pipeline.sources import data_root_path
 from pipeline import cards
 from pipeline.report import bias as corpus_bias, crows_pairs, html
 from pipeline.report.costs import cost_summary
@@ -86,7 +87,7 @@ def load_metrics(stage: str) -> dict | None:
 
 
 def data_path(cfg: Config, relative: str) -> Path:
-    return resolve_path(Path(cfg.data_root) / relative)
+    return data_root_path(cfg.data_root) / relative  # as every stage resolves data_root (~ expanded)
 
 
 def ingest_sources(cfg: Config) -> dict[str, str]:
