@@ -160,6 +160,14 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def check_ranges(cfg: Any, checks: dict[str, bool]) -> None:
+    """For a Config's __post_init__: {field: its value is in range}; the first that is not raises
+    ValueError naming it (build() turns that into a ConfigError with the key's full name)."""
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise ValueError(f"{bad[0]}: out of range ({getattr(cfg, bad[0])!r})")
+
+
 def build(cls: type, values: dict, prefix: str = "") -> Any:
     """Instantiate dataclass `cls` from `values`, rejecting unknown keys and wrong types."""
     hints = typing.get_type_hints(cls)

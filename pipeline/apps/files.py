@@ -1,0 +1,32 @@
+"""Opening an application's data files: plain or compressed (.gz, .bz2, .xz, .zst, .zip), the
+same decompression every ingest reader uses (pipeline/ingest/inputs.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.errors import InputError
+from pipeline.ingest.inputs import read_all
+
+
+def existing(path: str | Path, what: str) -> Path:
+    """`path`, or an InputError naming it and the role it plays (e.g. 'ner.train')."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what}: file not found")
+    return path
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The whole file decoded as UTF-8; a truncated or corrupt file, or bad UTF-8, is an error."""
+    data, cut = read_all(existing(path, what))
+    if cut is not None:
+        raise InputError(f"{path}: {what}: {cut.message} (after {cut.offset:,} bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: {what}: not UTF-8 (byte {exc.start})") from None
+
+
+def read_lines(path: str | Path, what: str) -> list[str]:
+    """Lines without their line ends (a final newline does not make an empty last line)."""
+    return read_text(path, what).splitlines()
