@@ -49,6 +49,40 @@ def write_docs(folder: Path, rows: list[dict], shard: str = "part-0.parquet") ->
     return folder / shard
 
 
+# One sentence of each application's evaluation set (>= 13 words: decontamination's n-gram).
+APP_SENTENCES = {
+    "ner": "Reuters reported on Tuesday that the Frankfurt exchange closed early after a long power cut downtown",
+    "qa": "The cathedral was rebuilt in the fourteenth century after a fire destroyed most of its wooden roof",
+    "summarization": "Person one asks the shop assistant whether the blue winter coat is available in a larger size",
+    "translation": "A young girl in a red dress is jumping over a small puddle on a rainy street",
+}
+
+
+def write_app_evals(root: Path) -> None:
+    """The four evaluation sets at params.yaml's paths.<app>_eval, each in its own format."""
+    import gzip
+    import json
+
+    ner = root / "ner" / "conll2003" / "test.txt"
+    ner.parent.mkdir(parents=True, exist_ok=True)
+    ner.write_text("-DOCSTART- -X- -X- O\n\n" + "".join(
+        f"{w} NN O {'B-ORG' if w == 'Reuters' else 'O'}\n" for w in APP_SENTENCES["ner"].split()) + "\n")
+    qa = root / "qa" / "xquad" / "xquad.en.json"
+    qa.parent.mkdir(parents=True, exist_ok=True)
+    context = APP_SENTENCES["qa"] + "."
+    qa.write_text(json.dumps({"version": "1.1", "data": [{"title": "Cathedral", "paragraphs": [{
+        "context": context, "qas": [{"id": "q1", "question": "When was the cathedral rebuilt?",
+                                     "answers": [{"text": "the fourteenth century",
+                                                  "answer_start": context.index("the fourteenth")}]}]}]}]}))
+    summ = root / "summarization" / "dialogsum" / "dialogsum.test.jsonl"
+    summ.parent.mkdir(parents=True, exist_ok=True)
+    summ.write_text(json.dumps({"fname": "test_1", "dialogue": "#Person1#: Hello.\n#Person2#: Hi.",
+                                "summary1": APP_SENTENCES["summarization"] + ".", "summary2": "A", "summary3": "B"}) + "\n")
+    mt = root / "translation" / "multi30k" / "task1" / "raw" / "test_2016_flickr.en.gz"
+    mt.parent.mkdir(parents=True, exist_ok=True)
+    mt.write_bytes(gzip.compress((APP_SENTENCES["translation"] + ".\n").encode()))
+
+
 def write_glue(root: Path) -> Path:
     """A GLUE directory: CoLA dev without header (as the original), RTE test with one."""
     glue = root / "glue"

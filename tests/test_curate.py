@@ -28,7 +28,7 @@ from pipeline.curate.steps import (LengthFilter, LocalBadWordsFilter, OfflineURL
 from pipeline.curate.tokenizer import CachedSpacyTokenizer
 from pipeline.errors import ConfigError, InputError
 from conftest import REPO
-from curate_data import FRENCH, GLUE_SENTENCE, dialogue, english, write_docs, write_glue
+from curate_data import APP_SENTENCES, FRENCH, GLUE_SENTENCE, dialogue, english, write_app_evals, write_docs, write_glue
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +118,9 @@ def corpus() -> list[dict]:
         {"id": "spam", "text": english(40), "source": "web", "url": "https://www.spam-site.com/a"},
         {"id": "bad", "text": english(41) + " Zorglub.", "source": "web", "url": "https://site41.org/p"},
         {"id": "glue", "text": english(42) + f"\n{GLUE_SENTENCE.capitalize()}.", "source": "wiki", "url": None},
+        # a sentence of each application's evaluation set, quoted in a page
+        *({"id": f"{app}_eval", "text": english(44 + i) + f"\n{sentence}.", "source": "wiki", "url": None}
+          for i, (app, sentence) in enumerate(APP_SENTENCES.items())),
         {"id": "pii", "text": english(43) + "\nWrite to jane.doe@university.edu or 8.8.8.8 for details.",
          "source": "web", "url": "https://site43.org/p"},
     ]
@@ -128,6 +131,7 @@ def make_cfg(tmp_path: Path, lid_model: str, **overrides) -> curate.Config:
     write_docs(tmp_path / "docs", corpus()[:10], "part-0.parquet")
     write_docs(tmp_path / "docs", corpus()[10:], "part-1.parquet")
     write_glue(tmp_path)
+    write_app_evals(tmp_path)
     (tmp_path / "blocked.txt").write_text("spam-site.com\n")
     values = {
         "docs": str(tmp_path / "docs"), "curated": str(tmp_path / "curated"), "data_root": str(tmp_path),
@@ -191,6 +195,7 @@ def test_each_bad_document_is_removed_by_its_step(curated):
         "recrawl": ("exact_dedup", "exact_duplicate"),
         "near": ("minhash_dedup", "near_duplicate"),
         "glue": ("decontaminate", "contaminated"),
+        **{f"{app}_eval": ("decontaminate", "contaminated") for app in APP_SENTENCES},
     }
 
 

@@ -107,6 +107,20 @@ def check_badwords(cfg: Config) -> None:
                 raise InputError(f"{file}: bad-words list not found ({key}; a relative path is under data_root)")
 
 
+def decont_files(cfg: Config) -> list[tuple[str, Path]]:
+    """(kind, path) of every evaluation file to index: GLUE's dev/test TSVs, then each listed
+    application's evaluation set, which must exist (its stage would fail on it later anyway)."""
+    root = data_root_path(cfg.data_root)
+    d = cfg.decontaminate
+    files = [("glue", p) for p in glue_files(root / cfg.glue, d.tasks, d.splits, d.missing_ok)]
+    for app in d.applications:
+        path = root / getattr(cfg, f"{app}_eval")
+        if not path.is_file():
+            raise InputError(f"{path}: paths.{app}_eval: file not found (curate.decontaminate.applications)")
+        files.append((app, path))
+    return files
+
+
 def _fingerprint(cfg: Config) -> str:
     return hashlib.sha1(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()
 
@@ -114,8 +128,7 @@ def _fingerprint(cfg: Config) -> str:
 def run(cfg: Config) -> dict:
     docs = resolve_path(cfg.docs)
     docs_in = input_rows(docs)
-    glue = glue_files(data_root_path(cfg.data_root) / cfg.glue, cfg.decontaminate.tasks, cfg.decontaminate.splits,
-                      cfg.decontaminate.missing_ok) if cfg.decontaminate.enabled else []
+    eval_files = decont_files(cfg) if cfg.decontaminate.enabled else []
     warnings = check_recipes(cfg, docs)
     check_badwords(cfg)
     for model in {lid.model for lid in cfg.step_settings("lid").values() if lid.enabled}:
@@ -128,7 +141,7 @@ def run(cfg: Config) -> dict:
     resume = (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fingerprint
     with artifacts.atomic_dir(out, resume=resume) as work_dir:
         (work_dir / "fingerprint").write_text(fingerprint)
-        plan = recipe_module.build(cfg, docs, work_dir, work_dir / "work", glue)
+        plan = recipe_module.build(cfg, docs, work_dir, work_dir / "work", eval_files)
         for warning in warnings:
             log.warning(warning)
         job_times = executors.run_jobs(cfg.executor, plan.jobs, work_dir / "logs")

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pipeline.config import build, deep_merge
 from pipeline.errors import ConfigError
+from pipeline.stages import APPLICATIONS
 
 
 @dataclass
@@ -135,13 +136,21 @@ class MinhashConfig:
 
 @dataclass
 class DecontConfig:
-    """Drop documents sharing an n-gram with GLUE dev/test text (13-grams as in GPT-3)."""
+    """Drop documents sharing an n-gram with GLUE dev/test text and with the applications'
+    evaluation sets (13-grams as in GPT-3)."""
     enabled: bool = True
     n_grams: int = 13
     tasks: list[str] = field(default_factory=lambda: ["CoLA", "SST-2", "MRPC", "STS-B", "RTE", "WNLI",
                                                       "QNLI", "MNLI", "QQP", "diagnostic"])
     splits: list[str] = field(default_factory=lambda: ["dev", "test"])
     missing_ok: bool = True  # a listed task absent from the GLUE directory is skipped with a warning
+    # applications whose evaluation set (paths.<app>_eval) is indexed too; a missing file is an error
+    applications: list[str] = field(default_factory=lambda: list(APPLICATIONS))
+
+    def __post_init__(self):
+        unknown = sorted(set(self.applications) - set(APPLICATIONS))
+        if unknown:
+            raise ValueError(f"applications: unknown {unknown[0]!r} (known: {', '.join(APPLICATIONS)})")
 
 
 # The steps a recipe may change: the per-document filters, in FineWeb's order.
@@ -179,6 +188,11 @@ class Config:
     curated: str = "data/curated"
     data_root: str = "../shared/data"
     glue: str = "glue"
+    # the applications' evaluation sets under data_root (paths.<app>_eval, which their stages score on)
+    ner_eval: str = "ner/conll2003/test.txt"
+    qa_eval: str = "qa/xquad/xquad.en.json"
+    summarization_eval: str = "summarization/dialogsum/dialogsum.test.jsonl"
+    translation_eval: str = "translation/multi30k/task1/raw/test_2016_flickr.en.gz"
     text_language: str = "en"  # word tokenizer / stop words of the heuristic filters (English-tuned)
     limit: int = -1            # documents read per task; -1 = all (sampling for quick runs)
     keep_work: bool = False    # keep intermediate shards and signatures under curated/work

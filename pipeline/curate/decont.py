@@ -1,8 +1,11 @@
-"""Decontamination index from GLUE's dev/test text, for datatrove's NGramsDecontFilter.
+"""Decontamination index from the evaluation sets, for datatrove's NGramsDecontFilter.
 
-datatrove's NGramsDecontIndexer takes its tasks from lighteval (and the hub); ours reads the
-GLUE directory in its original TSV layout and writes the same `<name>.index.hashes` files,
-hashing n-grams exactly as the filter does (simplified text, word tokenizer, HashConfig).
+datatrove's NGramsDecontIndexer takes its tasks from lighteval (and the hub); ours reads GLUE's
+dev/test files in their original TSV layout and the applications' evaluation sets (CoNLL-2003
+test, XQuAD-en, DialogSum test, Multi30K test: paths.<app>_eval) with the applications' own
+readers, and writes the same `<name>.index.hashes` files, hashing n-grams exactly as the filter
+does (simplified text, word tokenizer, HashConfig). An evaluation text shorter than n words has
+no n-gram and cannot be matched: the indexer counts those (`short_texts`).
 """
 from __future__ import annotations
 
@@ -60,13 +63,41 @@ def read_texts(path: Path) -> list[str]:
     return [row[i] for row in body for i in columns if i < len(row) and row[i].strip()]
 
 
-class GlueDecontIndexer(PipelineStep):
-    """Writes one `<task>_<file>.index.hashes` per GLUE file; files are split across tasks."""
+def application_texts(app: str, path: Path) -> list[str]:
+    """The English text of an application's evaluation set, read by that stage's own loader:
+    sentences (NER), contexts and questions (QA), dialogues and summaries, source sentences."""
+    what = f"curate.decontaminate: paths.{app}_eval"
+    if app == "ner":
+        from pipeline.ner.conll import read_conll
+
+        return [" ".join(s.words) for s in read_conll(path, what).sentences]
+    if app == "qa":
+        from pipeline.qa.squad import load
+
+        return [t for p in load(path, what).paragraphs for t in (p.context, *(q.question for q in p.questions))]
+    if app == "summarization":
+        from pipeline.summarization.data import load as load_dialogues
+
+        return [t for d in load_dialogues(path, what).rows for t in (d.dialogue, *d.references)]
+    if app == "translation":  # the English side: the corpus is English
+        from pipeline.apps.files import read_lines
+
+        return [line for line in read_lines(path, what) if line.strip()]
+    raise ValueError(f"decontaminate.applications: unknown application {app!r}")
+
+
+def eval_texts(kind: str, path: Path) -> list[str]:
+    return read_texts(path) if kind == "glue" else application_texts(kind, path)
+
+
+class EvalSetDecontIndexer(PipelineStep):
+    """Writes one `<kind>_<file>.index.hashes` per evaluation file (kind: glue or an application);
+    files are split across tasks."""
 
     type = "🦠 - DECONT"
-    name = "💥 GLUE n-grams index"
+    name = "💥 eval-set n-grams index"
 
-    def __init__(self, files: list[str], output_folder: str, config: NGramsDecontConfig, language: str):
+    def __init__(self, files: list[tuple[str, str]], output_folder: str, config: NGramsDecontConfig, language: str):
         super().__init__()
         self.files = files
         self.output_folder = Path(output_folder)
@@ -77,15 +108,18 @@ class GlueDecontIndexer(PipelineStep):
         tokenizer = load_word_tokenizer(self.language)
         hash_func = create_hash_func(self.config.hash_config)
         self.output_folder.mkdir(parents=True, exist_ok=True)
-        for file in self.files[rank::world_size]:
+        for kind, file in self.files[rank::world_size]:
             path = Path(file)
             hashes = set()
             with self.track_time():
-                for text in read_texts(path):
+                for text in eval_texts(kind, path):
                     self.stat_update("texts")
                     tokens = tokenizer.word_tokenize(simplify_text(text, self.config.norm_config))
+                    if len(tokens) < self.config.n_grams:
+                        self.stat_update("short_texts")
                     hashes.update(map(hash_func, map(" ".join, ngrams(tokens, self.config.n_grams))))
             self.stat_update("ngrams", value=len(hashes))
             array = np.array(sorted(hashes), dtype=self.config.hash_config.np_descr)
-            array.tofile(self.output_folder / f"{path.parent.name}_{path.stem}.index.hashes")
+            name = f"{path.parent.name}_{path.stem}" if kind == "glue" else f"{kind}_{path.name.split('.')[0]}"
+            array.tofile(self.output_folder / f"{name}.index.hashes")
         return iter(())

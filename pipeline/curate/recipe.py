@@ -34,7 +34,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from pipeline.config import resolve_path
 from pipeline.curate.config import BadWordsConfig, Config
-from pipeline.curate.decont import GlueDecontIndexer
+from pipeline.curate.decont import EvalSetDecontIndexer
 from pipeline.curate.io import DocsReader, DocsWriter
 from pipeline.curate.normalize import content_key
 from pipeline.curate.tokenizer import word_tokenizer
@@ -111,7 +111,7 @@ def per_recipe(cfg: Config, name: str, make: Callable[..., BaseFilter], writer) 
     return RecipeFilter(filters, exclusion_writer=writer)
 
 
-def build(cfg: Config, docs: Path, out: Path, work: Path, glue_files: list[Path]) -> Plan:
+def build(cfg: Config, docs: Path, out: Path, work: Path, eval_files: list[tuple[str, Path]]) -> Plan:
     tasks = cfg.executor.tasks
     removed = out / "removed"
     jobs, funnel = [], []
@@ -197,9 +197,10 @@ def build(cfg: Config, docs: Path, out: Path, work: Path, glue_files: list[Path]
     if cfg.decontaminate.enabled:
         d_cfg = NGramsDecontConfig(n_grams=cfg.decontaminate.n_grams)
         index = work / "decont_index"
-        # GLUE files are indexed in parallel; the filter loads every *.index.hashes in the folder.
-        jobs.insert(0, Job("decont_index", [GlueDecontIndexer([str(p) for p in glue_files], str(index), d_cfg, lang)],
-                           max(1, min(tasks, len(glue_files))), [None]))
+        # Evaluation files are indexed in parallel; the filter loads every *.index.hashes in the folder.
+        files = [(kind, str(p)) for kind, p in eval_files]
+        jobs.insert(0, Job("decont_index", [EvalSetDecontIndexer(files, str(index), d_cfg, lang)],
+                           max(1, min(tasks, len(files))), [None]))
         b.add(NGramsDecontFilter(str(index), d_cfg, language=lang,
                                  exclusion_writer=b.removed_writer("decontaminate", "contaminated")),
               "decontaminate")
