@@ -25,7 +25,7 @@ from pipeline.runner import run_stage
 
 DATA_STAGES = ["fetch", "ingest", "curate", "validate"]
 MODEL_STAGES = ["tokenizer", "pretrain"]
-EVAL_STAGES = ["finetune", "report"]
+EVAL_STAGES = ["finetune", "ner", "qa", "summarization", "translation", "report"]
 # Downloads can fail transiently; the compute stages fail for reasons a retry does not fix.
 RETRIES = {"fetch": 2, "ingest": 2}
 
@@ -102,7 +102,7 @@ def lmpipe_model(profile: str | None = None) -> dict:
 
 @flow(name="lmpipe-eval")
 def lmpipe_eval(profile: str | None = None) -> dict:
-    """Fine-tune on GLUE and write the report."""
+    """Fine-tune on GLUE and the four applications, then write the report."""
     return _run(EVAL_STAGES, profile, None)
 
 

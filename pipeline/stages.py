@@ -13,8 +13,16 @@ STAGES: dict[str, tuple[str, str]] = {
     "tokenizer": ("pipeline.tokenizer", "train an HF tokenizer and encode the corpus to token shards"),
     "pretrain": ("pipeline.pretrain", "pretrain a transformers model (MLM or causal LM)"),
     "finetune": ("pipeline.finetune", "fine-tune on GLUE tasks and score them with the official metrics"),
+    "ner": ("pipeline.ner", "named-entity recognition (CoNLL-2003): fine-tuned encoders vs spaCy, entity F1"),
+    "qa": ("pipeline.qa", "extractive QA (SQuAD v1.1 -> XQuAD-en): span heads vs a sliding window, EM/F1"),
+    "summarization": ("pipeline.summarization", "dialogue summarization (DialogSum): seq2seq vs extracts, ROUGE"),
+    "translation": ("pipeline.translation", "en->de translation (Multi30K): seq2seq vs copying, BLEU/chrF"),
     "report": ("pipeline.report", "headline numbers of every stage as JSON + markdown"),
 }
+
+# The application stages beside GLUE (pipeline/apps): the report shows a table each, curate's
+# decontamination reads their evaluation sets (paths.<app>_eval).
+APPLICATIONS = ("ner", "qa", "summarization", "translation")
 
 
 def load(name: str) -> ModuleType:

@@ -9,6 +9,7 @@ import pytest
 from pipeline.config import build, load_params, parse_overrides, stage_config
 from pipeline.errors import ConfigError
 from pipeline.runner import resolve_config
+from pipeline.stages import STAGES
 
 
 @dataclasses.dataclass
@@ -95,7 +96,6 @@ def test_lmpipe_data_env_overrides_data_root(tmp_path, monkeypatch):
 def test_repo_params_resolve_for_every_stage():
     """The shipped params.yaml and each shipped profile build every stage's Config."""
     from pipeline.env import PACKAGE_DIR
-    from pipeline.stages import STAGES
 
     params = PACKAGE_DIR.parent / "params.yaml"
     profiles = sorted(p.stem for p in (PACKAGE_DIR.parent / "profiles").glob("*.yaml"))
@@ -120,7 +120,7 @@ def test_cli_reports_bad_param_in_one_line(tmp_path):
 def test_cli_help_lists_stages():
     proc = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
-    for stage in ("fetch", "ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"):
+    for stage in STAGES:
         assert stage in proc.stdout
 
 

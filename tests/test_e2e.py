@@ -6,9 +6,10 @@ import pytest
 import yaml
 
 from conftest import make_project_copy, sh
+from pipeline.stages import APPLICATIONS, STAGES
 
 pytestmark = pytest.mark.slow
-STAGES = ["fetch", "ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"]
+MODEL_STAGES = ("pretrain", "finetune", *APPLICATIONS)  # the stages that do model math
 
 
 def test_dvc_repro_runs_every_stage_and_writes_metrics(tiny_repro):
@@ -18,12 +19,16 @@ def test_dvc_repro_runs_every_stage_and_writes_metrics(tiny_repro):
         cost = metrics["cost"]  # pipeline/cost.py, around every stage
         assert all(cost[k] > 0 for k in ("wall_time_s", "cpu_time_s", "energy_kwh", "co2e_kg")), (stage, cost)
         assert cost["gpu_time_s"] >= 0 and cost["energy_method"].startswith("codecarbon"), (stage, cost)
-        if stage in ("pretrain", "finetune"):  # the stages that do model math
+        if stage in MODEL_STAGES:
             assert cost["flops"] > 0, cost
         else:
             assert cost["flops"] is None, (stage, cost)
     report = (tiny_repro / "data" / "report" / "report.md").read_text()
     assert "## GLUE" in report
+    for app in APPLICATIONS:  # each application's table, with a row per model the stage ran
+        metrics = json.loads((tiny_repro / "metrics" / f"{app}.json").read_text())
+        assert metrics["markdown"].split("\n")[0][2:] in report, app
+        assert set(metrics["score"]) == set(metrics["models"]) and len(metrics["models"]) >= 2, metrics
     assert (tiny_repro / "data" / "model" / "model.safetensors").exists()
     # Every stage saved its resolved config beside its output.
     assert (tiny_repro / "data" / "docs" / "config.yaml").exists()
@@ -63,6 +68,20 @@ def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro):
     finally:
         params.write_text(original)
         sh(["dvc", "repro"], tiny_repro)  # back in sync for the other tests sharing this project
+
+
+def test_changing_an_application_param_reruns_only_it_and_report(tiny_repro):
+    params = tiny_repro / "params.yaml"
+    original = params.read_text()
+    try:
+        values = yaml.safe_load(original)
+        values["ner"]["train"]["epochs"] += 1
+        params.write_text(yaml.safe_dump(values, sort_keys=False))
+        out = sh(["dvc", "repro"], tiny_repro).stdout
+        assert re.findall(r"Running stage '([^']+)'", out) == ["ner", "report"], out
+    finally:
+        params.write_text(original)
+        sh(["dvc", "repro"], tiny_repro)
 
 
 def test_prefect_flow_matches_dvc(tmp_path, shared_data):

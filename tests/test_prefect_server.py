@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import make_project_copy, project_env, sh
+from pipeline.stages import STAGES
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +73,7 @@ def test_deployment_run_on_a_real_server(tmp_path, shared_data, prefect_server):
             "with get_client(sync_client=True) as c:\n"
             "    print(json.dumps(sorted({a.key for a in c.read_artifacts() if a.key})))")
     keys = json.loads(sh(["python", "-c", code], root, env=env).stdout.strip().splitlines()[-1])
-    for stage in ["fetch", "ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", "report"]:
+    for stage in STAGES:
         assert f"lmpipe-{stage}" in keys
     assert "lmpipe-glue" in keys
     # The Prefect run left the repository as `dvc repro` would.

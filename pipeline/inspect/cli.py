@@ -44,7 +44,7 @@ def render(stage: str, summary: dict, console: Console) -> None:
             continue
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
             console.print(_table(f"{stage}: {key}", value))
-        elif isinstance(value, dict) and key == "glue" and isinstance(value.get("markdown"), str):
+        elif isinstance(value, dict) and key in ("glue", "table") and isinstance(value.get("markdown"), str):
             from rich.markdown import Markdown
 
             console.print(Markdown(value["markdown"]))

@@ -6,7 +6,7 @@ import json
 
 from pipeline.artifacts import metrics_path
 from pipeline.env import project_root
-from pipeline.stages import STAGES
+from pipeline.stages import APPLICATIONS, STAGES
 
 # The one number a user looks at first, per stage (first key present wins).
 HEADLINE_KEYS = {
@@ -17,6 +17,8 @@ HEADLINE_KEYS = {
     "tokenizer": ["vocab_size", "tokens_total", "n_tokens"],
     "pretrain": ["final_val_loss", "val_loss", "final_loss", "loss"],
     "finetune": ["glue_score", "score"],
+    # the applications: their primary metric per model (metrics/<app>.json "score")
+    **{app: ["score"] for app in APPLICATIONS},
     "report": ["stages_reported"],
 }
 

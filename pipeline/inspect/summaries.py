@@ -11,6 +11,7 @@ import pyarrow.dataset as ds
 from pipeline.artifacts import metrics_path
 from pipeline.config import resolve_path
 from pipeline.errors import InputError
+from pipeline.stages import APPLICATIONS
 
 SAMPLE_CHARS = 160
 SAMPLE_SENTENCE = "The quick brown fox jumps over the lazy dog."
@@ -126,5 +127,38 @@ def report(paths: dict) -> dict:
             "report": str(resolve_path(paths["report"]) / "report.md")}
 
 
+APP_SAMPLES = 5  # predictions shown per model
+
+
+def _cell(value) -> str:
+    """A prediction field for a table cell: token/tag lists joined, several references one per line."""
+    if isinstance(value, list):
+        parts = [_cell(v) for v in value]
+        return ("\n" if any(" " in p for p in parts) else " ").join(parts)
+    return _snippet(value)
+
+
+def application(stage: str):
+    """The stage's table, then for each model a few evaluation examples: input, reference(s) and
+    the model's prediction, read from <paths.stage>/<model>/predictions.jsonl."""
+    def summary(paths: dict) -> dict:
+        metrics = load_metrics(stage)
+        out_dir = resolve_path(paths[stage])
+        result = {"metrics": {k: v for k, v in metrics.items() if k not in ("markdown", "models")},
+                  "table": {"markdown": metrics.get("markdown", "")}}
+        for model in metrics.get("models", {}):
+            path = out_dir / model / "predictions.jsonl"
+            if not path.exists():
+                continue
+            with open(path, encoding="utf-8") as fh:
+                rows = [json.loads(line) for _, line in zip(range(APP_SAMPLES), fh)]
+            result[f"{model} predictions"] = [
+                {"id": r.get("id"), "input": _cell(r.get("input")), "reference": _cell(r.get("reference")),
+                 "prediction": _cell(r.get("prediction"))} for r in rows]
+        return result
+    return summary
+
+
 SUMMARIES = {"fetch": fetch, "ingest": ingest, "curate": curate, "validate": validate, "tokenizer": tokenizer,
-             "pretrain": pretrain, "finetune": finetune, "report": report}
+             "pretrain": pretrain, "finetune": finetune,
+             **{app: application(app) for app in APPLICATIONS}, "report": report}

@@ -26,6 +26,7 @@ from pipeline.config import resolve_path
 from pipeline.errors import InputError
 from pipeline.finetune import saved_model_path
 from pipeline.sources import data_root_path
+from pipeline.stages import APPLICATIONS  # their metrics carry their own tables
 from pipeline import cards
 from pipeline.report import bias as corpus_bias, crows_pairs, html
 from pipeline.report.costs import cost_summary
@@ -36,7 +37,7 @@ from pipeline.report.render import render_markdown
 
 log = logging.getLogger(__name__)
 
-STAGES_REPORTED = ["ingest", "curate", "validate", "tokenizer", "pretrain", "finetune"]
+STAGES_REPORTED = ["ingest", "curate", "validate", "tokenizer", "pretrain", "finetune", *APPLICATIONS]
 # Published CrowS-Pairs metric of larger masked LMs (Nangia et al. 2020, Table 2), for scale.
 CROWS_PUBLISHED = {"BERT-base": 60.5, "RoBERTa-large": 64.1, "ALBERT-xxlarge-v2": 67.0}
 
@@ -149,7 +150,9 @@ def run(cfg: Config) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     paths = {name: getattr(cfg, name) for name in ("docs", "curated", "tokenizer", "tokens", "model", "finetune")}
-    report = {"profile": cfg.profile, "stages": stages, "glue": glue, "cost": cost_summary(stages, glue), "lineage": lineage(paths)}
+    applications = {s: stages[s] for s in APPLICATIONS if s in stages}
+    report = {"profile": cfg.profile, "stages": stages, "glue": glue, "applications": applications,
+              "cost": cost_summary(stages, glue), "lineage": lineage(paths)}
     with atomic_dir(cfg.report, resume=False) as out:
         log.info("corpus bias: raw %s vs kept %s", cfg.docs, cfg.curated)
         bias = corpus_bias.curation_bias(data_path(cfg, cfg.bias.badwords), cfg.docs, Path(cfg.curated) / "docs",

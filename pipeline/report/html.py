@@ -16,7 +16,10 @@ from pipeline.errors import InputError
 from pipeline.finetune.tasks import TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"
-PLOTS = {"funnel": "curate_funnel", "loss": "pretrain_loss", "glue": "glue"}  # template slot -> plot name
+PLOTS = {"funnel": "curate_funnel", "loss": "pretrain_loss", "glue": "glue",  # template slot -> plot name
+         "ner": "ner", "qa": "qa", "summarization": "summarization", "translation": "translation"}
+APP_TITLES = {"ner": "Named-entity recognition", "qa": "Extractive question answering",
+              "summarization": "Dialogue summarization", "translation": "Translation, English to German"}
 
 
 def fmt(value: object) -> str:
@@ -73,6 +76,19 @@ def glue_table(glue: dict) -> tuple[list[str], list[list], int]:
     return headers, rows, len(glue["models"])
 
 
+def application_tables(applications: dict[str, dict]) -> list[dict]:
+    """One table per application stage: its rows (pipeline, floor, off-the-shelf, baseline) with
+    every metric, the examples trained on and the wall time."""
+    tables = []
+    for app, m in applications.items():
+        headers = ["model", "kind", *m["metrics"], "train examples", "eval examples", "time (s)"]
+        rows = [[name, r["kind"], *(r["metrics"].get(k) for k in m["metrics"]), r["train_examples"],
+                 r["eval_examples"], r["time_s"]] for name, r in m["models"].items()]
+        tables.append({"id": app, "title": APP_TITLES.get(app, app), "headers": headers, "rows": rows,
+                       "note": m.get("note", ""), "setting": m.get("setting")})
+    return tables
+
+
 def cost_rows(costs: dict[str, dict]) -> list[list]:
     keys = ("wall_time_s", "cpu_time_s", "gpu_time_s", "flops", "energy_kwh", "co2e_kg")
     return [[name, *(c.get(k) for k in keys)] for name, c in costs.items()]
@@ -85,6 +101,8 @@ STAGE_HEADLINES = {
     "tokenizer": lambda m: f"{m['algorithm']} {m['vocab_size']:,}, {m['train_tokens']:,} train tokens",
     "pretrain": lambda m: f"val loss {m['val_loss']:.3f} after {m['tokens_seen']:,} tokens",
     "finetune": lambda m: ", ".join(f"{k} {v}" for k, v in m["glue_score"].items()),
+    **{app: (lambda m: f"{m['primary']}: " + ", ".join(f"{k} {fmt(v)}" for k, v in m["score"].items()))
+       for app in APP_TITLES},
 }
 
 
@@ -145,6 +163,7 @@ def render(report: dict, bias: dict, out: Path) -> str:
         profile=report["profile"], cpu=pretrain.get("cpu", ""), tiles=tiles,
         stage_rows=stage_rows, cost=cost, plots=plot_svgs(), source_rows=source_rows, pretrain_rows=pretrain_rows,
         glue_headers=glue_headers, glue_rows=glue_rows, glue_ref_from=glue_ref_from,
+        app_tables=application_tables(report.get("applications") or {}),
         cost_stage_rows=cost_rows(cost["by_stage"]), cost_model_rows=cost_rows(cost["by_model"]),
         crows=crows, crows_rows=crows_rows, crows_type_rows=crows_type_rows,
         bias_headers=["scope", "docs", "words", "male : female words", "bad-words doc rate", *categories],

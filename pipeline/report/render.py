@@ -35,6 +35,14 @@ def glue_table(glue: dict) -> list[str]:
     return ["## GLUE", "", "```json", *json.dumps(glue, indent=2).splitlines(), "```", ""]
 
 
+def application_tables(applications: dict[str, dict]) -> list[str]:
+    """Each application stage's own markdown table (pipeline/apps/common.py markdown_table)."""
+    lines = []
+    for metrics in applications.values():
+        lines += [metrics["markdown"].replace("# ", "## ", 1), ""]
+    return lines
+
+
 def challenges(report: dict) -> list[str]:
     """Cost, bias and the model's CrowS-Pairs score, in a few lines (index.html has the tables)."""
     lines = []
@@ -61,6 +69,7 @@ def render_markdown(report: dict) -> str:
     lines += [f"| {s} | {_fmt(t)} |" for s, t in times]
     lines.append("")
     lines += glue_table(report.get("glue") or {})
+    lines += application_tables(report.get("applications") or {})
     lines += challenges(report)
     for stage, metrics in stages.items():
         lines += [f"## {stage}", "", "| metric | value |", "|---|---|"]
