@@ -52,7 +52,7 @@ def main() -> None:
     for app in args.apps:
         results[app] = run_app(app, args.setting, args.model)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n")
+        out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     for app, r in results.items():
         print(f"\n{app} ({r['setting']}, {r['wall_time_s']:.0f} s)")
         print(f"| model | kind | {' | '.join(r['metrics'])} | train examples | time |")

@@ -69,5 +69,5 @@ def fit_spacy(train: list[Sentence], evaluation: list[Sentence], cfg: SpacyConfi
             nlp.update(batch, drop=cfg.dropout, sgd=optimizer, losses=losses)
         log.debug("spaCy iteration %d: ner loss %.1f", iteration + 1, losses.get("ner", 0.0))
     docs = nlp.pipe(Doc(nlp.vocab, words=s.words) for s in evaluation)
-    extra = {"iterations": cfg.iterations, "final_loss": round(losses.get("ner", 0.0), 2)}
+    extra = {"iterations": cfg.iterations, "final_loss": round(float(losses.get("ner", 0.0)), 2)}
     return [doc_tags(doc) for doc in docs], extra
