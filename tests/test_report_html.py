@@ -12,12 +12,13 @@ from huggingface_hub import DatasetCard, ModelCard
 from pipeline.report.costs import cost_summary
 from pipeline.report.html import fmt, glue_table
 from pipeline.report.lineage import lineage
+from pipeline.stages import APPLICATIONS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # The flags the machine's notes give for a closed network: no background fetches at start-up.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SECTIONS = ["Stages", "Corpus", "Pretraining", "GLUE (dev) and applications", "Compute and energy", "Bias",
+SECTIONS = ["Stages", "Corpus", "Pretraining", "GLUE (dev) and the applications", "Compute and energy", "Bias",
             "Interpretability", "Lineage"]
 
 
@@ -36,6 +37,8 @@ def test_the_page_loads_in_chromium_with_no_outside_request(tiny_repro, tmp_path
         page.on("requestfailed", lambda r: failed.append(r.url))
         page.goto(page_path.as_uri(), wait_until="load")
         headings = page.locator("h2").all_inner_texts()
+        app_headings = page.locator("#glue h3").all_inner_texts()
+        app_rows = [page.locator(f"#{app} + .plot + table tbody tr").count() for app in APPLICATIONS]
         svgs, images = page.locator(".plot svg").count(), page.locator(".plot img").count()
         broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=False)
@@ -43,7 +46,11 @@ def test_the_page_loads_in_chromium_with_no_outside_request(tiny_repro, tmp_path
     outside = [u for u in requests if u != page_path.as_uri() and not u.startswith("data:")]
     assert outside == [] and failed == [], (outside, failed)
     assert headings == SECTIONS
-    assert svgs == 3 and images == 2 and broken == 0  # funnel, loss, GLUE; attention and attributions
+    # funnel, loss, GLUE and one per application; attention and attributions
+    assert svgs == 3 + len(APPLICATIONS) and images == 2 and broken == 0
+    assert len(app_headings) == len(APPLICATIONS) and all("(slice setting)" in h for h in app_headings), app_headings
+    report = json.loads((tiny_repro / "data" / "report" / "report.json").read_text())
+    assert app_rows == [len(report["applications"][app]["models"]) for app in APPLICATIONS]
     assert (tmp_path / "report.png").stat().st_size > 20_000  # a rendered page, not a blank one
     if os.environ.get("LMPIPE_SCREENSHOT"):  # keep it for a person to look at
         shutil.copy(tmp_path / "report.png", os.environ["LMPIPE_SCREENSHOT"])

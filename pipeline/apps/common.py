@@ -168,9 +168,11 @@ def run_models(cfg: Any, *, title: str, out_dir: str, plot: str, model_path: str
             write_text_atomic(out / row.name / "predictions.jsonl", lines)
             models[row.name] = {
                 "kind": row.kind, "checkpoint": str(checkpoints[row.name] or row.checkpoint),
-                "metrics": {k: round(v, 2) for k, v in result.metrics.items()},
+                "metrics": {k: round(float(v), 2) for k, v in result.metrics.items()},
                 "train_examples": result.train_examples, "eval_examples": len(result.predictions),
-                "time_s": round(time.perf_counter() - start, 1), "flops": result.flops, **result.extra}
+                "time_s": round(time.perf_counter() - start, 1), "flops": float(result.flops),
+                # numpy scalars (a loss, a tokenizer statistic) as plain numbers: metrics are JSON
+                **json.loads(json.dumps(result.extra, default=float))}
             write_json(done, {"fingerprint": key, "result": models[row.name]})
             flops += result.flops
             log.info("%s/%s: %s in %.0f s", title, row.name,
