@@ -55,33 +55,28 @@ def test_only_the_active_profile_file_is_a_dependency(tiny_repro):
             profile.write_text(original)
 
 
-def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro):
-    params = tiny_repro / "params.yaml"
+def stages_rerun_after_one_more_epoch(root, section: str) -> list[str]:
+    """`<section>.train.epochs` + 1, then `dvc repro`: the stages it ran. params.yaml and the
+    outputs are put back in sync afterwards, for the other tests sharing this project."""
+    params = root / "params.yaml"
     original = params.read_text()
     try:
         values = yaml.safe_load(original)
-        values["finetune"]["train"]["epochs"] += 1
+        values[section]["train"]["epochs"] += 1
         params.write_text(yaml.safe_dump(values, sort_keys=False))
-        out = sh(["dvc", "repro"], tiny_repro).stdout
-        ran = re.findall(r"Running stage '([^']+)'", out)
-        assert ran == ["finetune", "report"], out
+        out = sh(["dvc", "repro"], root).stdout
+        return re.findall(r"Running stage '([^']+)'", out)
     finally:
         params.write_text(original)
-        sh(["dvc", "repro"], tiny_repro)  # back in sync for the other tests sharing this project
+        sh(["dvc", "repro"], root)
+
+
+def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro):
+    assert stages_rerun_after_one_more_epoch(tiny_repro, "finetune") == ["finetune", "report"]
 
 
 def test_changing_an_application_param_reruns_only_it_and_report(tiny_repro):
-    params = tiny_repro / "params.yaml"
-    original = params.read_text()
-    try:
-        values = yaml.safe_load(original)
-        values["ner"]["train"]["epochs"] += 1
-        params.write_text(yaml.safe_dump(values, sort_keys=False))
-        out = sh(["dvc", "repro"], tiny_repro).stdout
-        assert re.findall(r"Running stage '([^']+)'", out) == ["ner", "report"], out
-    finally:
-        params.write_text(original)
-        sh(["dvc", "repro"], tiny_repro)
+    assert stages_rerun_after_one_more_epoch(tiny_repro, "ner") == ["ner", "report"]
 
 
 def test_prefect_flow_matches_dvc(tmp_path, shared_data):
