@@ -8,11 +8,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pipeline.artifacts import metrics_path
 
 
-def _flat(metrics: dict, prefix: str = "") -> list[dict]:
+def flat(metrics: dict, prefix: str = "") -> list[dict]:
     rows = []
     for key, value in metrics.items():
         if isinstance(value, dict):
-            rows.extend(_flat(value, f"{prefix}{key}."))
+            rows.extend(flat(value, f"{prefix}{key}."))
         elif not isinstance(value, list):
             rows.append({"metric": f"{prefix}{key}", "value": value})
     return rows
@@ -21,7 +21,7 @@ def _flat(metrics: dict, prefix: str = "") -> list[dict]:
 def publish(stage: str, metrics: dict) -> None:
     """A table of the stage's metrics; the GLUE report card and the run report as markdown."""
     key = f"lmpipe-{stage}"  # artifact keys: lowercase letters, digits and dashes
-    create_table_artifact(key=key, table=_flat(metrics), description=f"lmpipe {stage} metrics")
+    create_table_artifact(key=key, table=flat(metrics), description=f"lmpipe {stage} metrics")
     glue = metrics_path("glue")
     if stage == "finetune" and glue.exists():
         card = json.loads(glue.read_text())

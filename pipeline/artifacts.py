@@ -7,6 +7,7 @@ markers, training checkpoints) pick up where they stopped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any, Iterator
 import yaml
 
 from pipeline.config import resolve_path, to_dict
+from pipeline.env import project_root
 
 
 def partial_path(out: Path) -> Path:
@@ -58,3 +60,39 @@ def save_config(cfg: Any, directory: str | Path, name: str = "config.yaml") -> P
 
 def metrics_path(stage: str) -> Path:
     return resolve_path(Path("metrics") / f"{stage}.json")
+
+
+def portable(path: str | Path | None) -> str | None:
+    """`path` relative to the project root when it lies inside it: what a cached output records,
+    so that two clones of the repo write the same bytes."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(p)
+
+
+def weights_stamp(checkpoint: Path | None) -> list:
+    """(name, sha256) of a checkpoint's weight files: content, not mtime, so the resume key of a
+    row is the same in every clone and after `dvc checkout`."""
+    if checkpoint is None:
+        return []
+    files = sorted(checkpoint.glob("*.safetensors")) + sorted(checkpoint.glob("*.bin"))
+    return [(p.name, hashlib.file_digest(p.open("rb"), "sha256").hexdigest()) for p in files]
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short key of JSON-able parts: identifies a finished unit of work kept for resuming."""
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# Wall times recorded inside an output directory go to files of this name, which .dvcignore
+# excludes from the output's hash: they vary from run to run, what the inputs determine does not.
+TIMING = "timing.json"
+
+
+def without_time(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k != "time_s"}

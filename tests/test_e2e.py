@@ -1,11 +1,12 @@
 """End to end on the tiny profile: `dvc repro` through the CLI, then the Prefect flow."""
 import json
 import re
+import shutil
 
 import pytest
 import yaml
 
-from conftest import make_project_copy, sh
+from conftest import project_env, sh
 from pipeline.stages import APPLICATIONS, STAGES
 
 pytestmark = pytest.mark.slow
@@ -23,7 +24,7 @@ def test_dvc_repro_runs_every_stage_and_writes_metrics(tiny_repro):
             assert cost["flops"] > 0, cost
         else:
             assert cost["flops"] is None, (stage, cost)
-    report = (tiny_repro / "data" / "report" / "report.md").read_text()
+    report = (tiny_repro / "data" / "report_card" / "report.md").read_text()
     assert "## GLUE" in report
     for app in APPLICATIONS:  # each application's table, with a row per model the stage ran
         metrics = json.loads((tiny_repro / "metrics" / f"{app}.json").read_text())
@@ -79,16 +80,44 @@ def test_changing_an_application_param_reruns_only_it_and_report(tiny_repro):
     assert stages_rerun_after_one_more_epoch(tiny_repro, "ner") == ["ner", "report"]
 
 
-def test_prefect_flow_matches_dvc(tmp_path, shared_data):
-    """The flow (ephemeral Prefect, no server) leaves the repo as `dvc repro` would."""
-    root = make_project_copy(tmp_path, shared_data)
-    code = "from flows.lmpipe_flow import lmpipe; lmpipe()"
-    sh(["python", "-c", code], root, timeout=900)
+def test_a_flow_reruns_a_stale_upstream_stage_as_dvc_repro_does(tmp_path, tiny_repro):
+    """`lmpipe-model` (tokenizer, pretrain) after a validate param changed, in a copy of the
+    reproduced project: DVC reruns validate, upstream of the group, and then leaves tokenizer and
+    pretrain, whose inputs hash as before (validate's gate.json does not record min_rows)."""
+    root = tmp_path / "copy"
+    shutil.copytree(tiny_repro, root, symlinks=True)
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace("  min_rows: 1\n", "  min_rows: 2\n", 1))
+    lock_before = (root / "dvc.lock").read_text()
+    code = ("import json; from flows.lmpipe_flow import lmpipe_model; "
+            "print('RESULT', json.dumps({k: v['reproduced'] for k, v in lmpipe_model().items()}))")
+    out = sh(["python", "-c", code], root, timeout=600).stdout
+    result = json.loads(out.split("RESULT ", 1)[1].splitlines()[0])
+    assert result == {"fetch": False, "ingest": False, "curate": False, "validate": True,
+                      "tokenizer": False, "pretrain": False}, out[-3000:]
     assert "up to date" in sh(["dvc", "status"], root).stdout
     lock = (root / "dvc.lock").read_text()
-    for stage in STAGES:
-        assert f"  {stage}:" in lock
-    # A second flow run skips every stage: DVC says they are up to date.
-    out = sh(["python", "-c", code], root, timeout=300)
-    assert out.stdout.count("is up to date in DVC; skipped") + out.stderr.count(
-        "is up to date in DVC; skipped") == len(STAGES)
+    assert lock != lock_before and "min_rows: 2" in lock  # DVC itself recorded the new param
+    # Unchanged, a second run reproduces nothing.
+    again = sh(["python", "-c", code], root, timeout=600).stdout
+    assert set(json.loads(again.split("RESULT ", 1)[1].splitlines()[0]).values()) == {False}
+
+
+def test_a_second_flow_fails_in_one_line_while_one_runs(tmp_path, tiny_repro):
+    """Two flows never interleave their stages: the second one stops at once, naming the lock."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "copy"
+    shutil.copytree(tiny_repro, root, symlinks=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; from flows.dvc_repro import flow_lock\n"
+                               "with flow_lock():\n    print('held', flush=True); time.sleep(120)"],
+                              cwd=root, env=project_env(root), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = sh(["python", "-m", "flows.lmpipe_flow", "validate"], root, check=False, timeout=300)
+    finally:
+        holder.kill()
+    assert proc.returncode != 0
+    assert "lmpipe-flow.lock: another lmpipe flow is running in this repo" in proc.stdout + proc.stderr
+    assert (root / "dvc.lock").read_text() == (tiny_repro / "dvc.lock").read_text()

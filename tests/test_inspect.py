@@ -12,7 +12,7 @@ from pipeline.inspect import summaries
 from pipeline.inspect.state import format_headline, headline, pipeline_state
 
 PATHS = {"docs": "data/docs", "curated": "data/curated", "tokens": "data/tokens",
-         "tokenizer": "data/tokenizer", "report": "data/report"}
+         "tokenizer": "data/tokenizer", "report": "data/report", "report_card": "data/report_card"}
 
 
 def write_metrics(root, stage, metrics):

@@ -1,5 +1,6 @@
 """Against a real local Prefect server: deployments registered by `python -m flows.server`,
-a run of the tiny profile triggered with `prefect deployment run`, its artifacts read back."""
+a run of the tiny profile triggered with `prefect deployment run`, its artifacts and asset
+materialisations read back, and its outputs compared by hash with a `dvc repro` run's."""
 import json
 import socket
 import subprocess
@@ -50,7 +51,29 @@ def prefect_server(tmp_path):
         log.close()
 
 
-def test_deployment_run_on_a_real_server(tmp_path, shared_data, prefect_server):
+def cached_out_hashes(root) -> dict[str, str]:
+    """{output: hash} of every cached output in root's dvc.lock (the `cache: false` metrics,
+    plots and report card hold wall times, and are left out)."""
+    from flows.dvc_repro import locked_outs, plan
+
+    steps = plan(list(STAGES), root)
+    return {out: locked_outs(step.name, root)[out] for step in steps for out in step.outs}
+
+
+def materialisations(env, root) -> dict[str, dict]:
+    """{asset key: {"payload", "upstream"}} of the server's asset materialisation events."""
+    code = ("from prefect.client.orchestration import get_client\n"
+            "from prefect.events.filters import EventFilter, EventNameFilter\n"
+            "import json\n"
+            "f = EventFilter(event=EventNameFilter(name=['prefect.asset.materialization.succeeded']))\n"
+            "with get_client(sync_client=True) as c:\n"
+            "    events = c.read_events(filter=f, limit=200).events\n"
+            "print(json.dumps({e.resource.id: {'payload': e.payload, 'upstream': sorted(r.id for r in e.related"
+            " if r.role == 'asset')} for e in events}))")
+    return json.loads(sh(["python", "-c", code], root, env=env).stdout.strip().splitlines()[-1])
+
+
+def test_deployment_run_on_a_real_server(tmp_path, shared_data, prefect_server, tiny_repro):
     root = make_project_copy(tmp_path / "project", shared_data)
     env = {**project_env(root), "PREFECT_API_URL": prefect_server}
     serve_log = open(tmp_path / "serve.log", "w")
@@ -76,8 +99,18 @@ def test_deployment_run_on_a_real_server(tmp_path, shared_data, prefect_server):
     for stage in STAGES:
         assert f"lmpipe-{stage}" in keys
     assert "lmpipe-glue" in keys
-    # The Prefect run left the repository as `dvc repro` would.
+    # The Prefect run left the repository as `dvc repro` would, by content: every cached output,
+    # model stages included (one CPU), hashes as in the `dvc repro` run of another clone.
     assert "up to date" in sh(["dvc", "status"], root).stdout
+    flow_hashes, repro_hashes = cached_out_hashes(root), cached_out_hashes(tiny_repro)
+    assert len(flow_hashes) >= len(STAGES)
+    assert {k: v for k, v in flow_hashes.items() if repro_hashes.get(k) != v} == {}, repro_hashes
+    # Lineage in the UI: each output an asset, with its DVC hash and the upstream outputs it read.
+    assets = materialisations(env, root)
+    model = assets[(root / "data" / "model").resolve().as_uri()]
+    assert model["payload"]["dvc_hash"] == flow_hashes["data/model"]
+    assert model["payload"]["stage"] == "pretrain" and model["payload"]["val_loss"] > 0
+    assert model["upstream"] == sorted((root / p).resolve().as_uri() for p in ("data/tokenizer", "data/tokens"))
 
 
 def test_server_mode_with_no_server_running_is_one_line(tmp_path):

@@ -28,7 +28,7 @@ def test_the_page_loads_in_chromium_with_no_outside_request(tiny_repro, tmp_path
         pytest.skip(f"{CHROMIUM}: not installed (`make test` installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
-    page_path = tiny_repro / "data" / "report" / "index.html"
+    page_path = tiny_repro / "data" / "report_card" / "index.html"
     requests, failed = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -49,7 +49,7 @@ def test_the_page_loads_in_chromium_with_no_outside_request(tiny_repro, tmp_path
     # funnel, loss, GLUE and one per application; attention and attributions
     assert svgs == 3 + len(APPLICATIONS) and images == 2 and broken == 0
     assert len(app_headings) == len(APPLICATIONS) and all("(slice setting)" in h for h in app_headings), app_headings
-    report = json.loads((tiny_repro / "data" / "report" / "report.json").read_text())
+    report = json.loads((tiny_repro / "data" / "report_card" / "report.json").read_text())
     assert app_rows == [len(report["applications"][app]["models"]) for app in APPLICATIONS]
     assert (tmp_path / "report.png").stat().st_size > 20_000  # a rendered page, not a blank one
     if os.environ.get("LMPIPE_SCREENSHOT"):  # keep it for a person to look at
@@ -58,15 +58,15 @@ def test_the_page_loads_in_chromium_with_no_outside_request(tiny_repro, tmp_path
 
 @pytest.mark.slow
 def test_the_cards_parse_as_the_hub_parses_them(tiny_repro):
-    report = json.loads((tiny_repro / "data" / "report" / "report.json").read_text())
-    model = ModelCard.load(tiny_repro / "data" / "report" / "cards" / "model" / "README.md")
+    report = json.loads((tiny_repro / "data" / "report_card" / "report.json").read_text())
+    model = ModelCard.load(tiny_repro / "data" / "report_card" / "cards" / "model" / "README.md")
     results = {(r.dataset_config, r.metric_type): r.metric_value for r in model.data.eval_results}
     pipeline = report["glue"]["models"]["pipeline"]["tasks"]
     assert results == {(t, m): v for t, row in pipeline.items() for m, v in row["metrics"].items()}
     assert model.data.datasets == ["lmpipe-curated-corpus"] and model.data.model_name == "lmpipe-tiny"
     assert model.data.license == "cc-by-sa-4.0"  # trained on Wikipedia text, which is share-alike
     assert "CrowS-Pairs" in model.text and "kWh" in model.text
-    dataset = DatasetCard.load(tiny_repro / "data" / "report" / "cards" / "dataset" / "README.md")
+    dataset = DatasetCard.load(tiny_repro / "data" / "report_card" / "cards" / "dataset" / "README.md")
     assert dataset.data.pretty_name == "lmpipe-curated-corpus"
     assert set(dataset.data.source_datasets) == set(report["stages"]["ingest"]["sources"])
     assert "cc-by-sa-4.0" in dataset.data.license  # the Wikipedia sources

@@ -152,7 +152,7 @@ def run(cfg: Config) -> dict:
         if not cfg.keep_work:
             shutil.rmtree(work_dir / "work", ignore_errors=True)
         artifacts.save_config(cfg, work_dir)
-        (work_dir / "timing.json").write_text(json.dumps({"jobs": job_times, "steps": timing}, indent=2))
+        (work_dir / artifacts.TIMING).write_text(json.dumps({"jobs": job_times, "steps": timing}, indent=2))
 
     kept = steps[plan.funnel[-1]]["kept"] if plan.funnel else first
     artifacts.write_text_atomic(FUNNEL_PLOT, funnel.csv_rows(steps, plan.funnel, out,

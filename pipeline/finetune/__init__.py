@@ -14,7 +14,6 @@ metrics/glue.json (per model per task) and plots/glue.csv (bar plot).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import shutil
@@ -27,7 +26,8 @@ from typing import Any, Literal
 import torch
 
 from pipeline import cards
-from pipeline.artifacts import atomic_dir, save_config, write_json, write_text_atomic
+from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, save_config, weights_stamp,
+                                without_time, write_json, write_text_atomic)
 from pipeline.config import build
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune import report_card
@@ -107,13 +107,9 @@ def _splits(task: Task, cfg: Config) -> tuple[str, ...]:
 
 def _fingerprint(spec: ModelSpec, checkpoint: Path | None, hp: HParams, cfg: Config) -> str:
     """Identifies a finished (model, task) result kept in the partial dir for resuming."""
-    if checkpoint is None:  # classical: its settings stand in for the weights
-        stamp = dataclasses.asdict(cfg.classical)
-    else:
-        weights = sorted(checkpoint.glob("*.safetensors")) + sorted(checkpoint.glob("*.bin"))
-        stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
-    blob = json.dumps([dataclasses.asdict(spec), str(checkpoint), stamp, dataclasses.asdict(hp)], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    # classical: its settings stand in for the weights
+    stamp = dataclasses.asdict(cfg.classical) if checkpoint is None else weights_stamp(checkpoint)
+    return fingerprint(dataclasses.asdict(spec), portable(checkpoint), stamp, dataclasses.asdict(hp))
 
 
 def _mean_std(per_seed: list[dict[str, float]]) -> tuple[dict, dict | None]:
@@ -187,6 +183,8 @@ def run(cfg: Config) -> dict:
         for spec in cfg.models:
             model_start = time.perf_counter()
             tasks = {}
+            timing = out / spec.name / TIMING
+            times = json.loads(timing.read_text()) if timing.exists() else {}
             for name in cfg.glue_tasks:
                 task, hp = TASKS[name], cfg.hparams[name]
                 done = out / spec.name / f"{name}.json"
@@ -196,17 +194,21 @@ def run(cfg: Config) -> dict:
                 if (done.exists() and json.loads(done.read_text()).get("fingerprint") == key
                         and (save_to is None or save_to.exists())):
                     log.info("%s/%s: reusing the result of an interrupted run", spec.name, name)
-                    tasks[name] = json.loads(done.read_text())["result"]
+                    tasks[name] = {**json.loads(done.read_text())["result"], "time_s": times.get(name)}
                     continue
                 log.info("fine-tuning %s on %s (%d train examples)", spec.name, name, len(data[name]["train"]))
                 extra = ax_test if name == "mnli" else {}
                 tasks[name] = _run_task(task, data[name], spec, checkpoints[spec.name], hp,
                                         out / spec.name, cfg, extra, save_to)
-                write_json(done, {"fingerprint": key, "result": tasks[name]})
+                # the cached result holds what its inputs determine; its wall time goes beside it,
+                # in a file DVC ignores (.dvcignore), and to the metrics
+                write_json(done, {"fingerprint": key, "result": without_time(tasks[name])})
+                times[name] = tasks[name]["time_s"]
+                write_json(out / spec.name / TIMING, times)
                 flops += tasks[name]["flops"]
             shutil.rmtree(out / spec.name / "_work", ignore_errors=True)
             models[spec.name] = {
-                "checkpoint": str(checkpoints[spec.name] or spec.checkpoint), "init": spec.kind,
+                "checkpoint": portable(checkpoints[spec.name]) or spec.checkpoint, "init": spec.kind,
                 "glue_score": glue_metrics.glue_score({t: r["score"] for t, r in tasks.items()}),
                 "time_s": round(time.perf_counter() - model_start, 1), "tasks": tasks}
             log.info("%s: GLUE score %.2f over %s", spec.name, models[spec.name]["glue_score"], cfg.glue_tasks)

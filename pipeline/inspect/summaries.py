@@ -124,7 +124,7 @@ def finetune(paths: dict) -> dict:
 
 def report(paths: dict) -> dict:
     return {"metrics": load_metrics("report"),
-            "report": str(resolve_path(paths["report"]) / "report.md")}
+            "report": str(resolve_path(paths["report_card"]) / "report.md")}
 
 
 APP_SAMPLES = 5  # predictions shown per model

@@ -3,12 +3,15 @@
 It reads what the other stages published (metrics/<stage>.json, the plot files, dvc.lock's
 hashes) and computes only what no stage does: the corpus bias of the raw and the kept documents,
 the pretrained model's CrowS-Pairs score, its attention maps and the SST-2 classifier's token
-attributions. Outputs, under paths.report:
-    index.html          the report card (inline SVG/PNG, no network)
-    report.json/.md     every headline number
+attributions. The analyses, what the inputs determine, go under paths.report (cached by DVC):
     bias.json           the corpus bias report, raw vs kept, per source
     crows_pairs.json    the CrowS-Pairs score with each pair's scores
     interpret/*.png     attention maps and token attributions
+The rendered card quotes every stage's wall time and energy, which vary from run to run: it goes
+under paths.report_card, a `cache: false` output, so that the cached one hashes the same in
+every clone and rerun:
+    index.html          the report card (inline SVG/PNG, no network)
+    report.json/.md     every headline number
     cards/model/README.md, cards/dataset/README.md    Hugging Face cards
 """
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Config:
     profile: str = "default"
     data_root: str = "../shared/data"
     report: str = "data/report"
+    report_card: str = "data/report_card"
     docs: str = "data/docs"
     curated: str = "data/curated"
     tokenizer: str = "data/tokenizer"
@@ -134,7 +138,7 @@ def page_path(overrides: list[str] | None = None, params_path: str | None = None
     """`lmpipe report --open`: where the report page is; an error if it has not been written."""
     from pipeline.runner import resolve_config
 
-    page = resolve_path(resolve_config("report", overrides, params_path).report) / "index.html"
+    page = resolve_path(resolve_config("report", overrides, params_path).report_card) / "index.html"
     if not page.exists():
         raise InputError(f"{page}: not written yet; run `dvc repro report` (or `lmpipe report`)")
     return page
@@ -162,17 +166,18 @@ def run(cfg: Config) -> dict:
         log.info("CrowS-Pairs: %s", cfg.model)
         report["crows_pairs"] = model_bias(cfg, out)
         report["interpret"] = interpretability(cfg, out)
+        save_config(cfg, out)
+    sources = ingest_sources(cfg)
+    with atomic_dir(cfg.report_card, resume=False) as out:
         write_json(out / "report.json", report)
         write_text_atomic(out / "report.md", render_markdown(report))
-        write_text_atomic(out / "index.html", html.render(report, bias, out))
-        sources = ingest_sources(cfg)
+        write_text_atomic(out / "index.html", html.render(report, bias, resolve_path(cfg.report), resolve_path(cfg.report_card)))
         cards.model_card(report, sources).save(out / "cards" / "model" / "README.md")
         cards.dataset_card(report, sources).save(out / "cards" / "dataset" / "README.md")
-        save_config(cfg, out)
-    page = resolve_path(cfg.report) / "index.html"
+    page = resolve_path(cfg.report_card) / "index.html"
     log.info("report -> %s", page)
     crows = report["crows_pairs"]["pipeline"]
-    return {"stages_reported": len(stages), "page": str(Path(cfg.report) / "index.html"),
+    return {"stages_reported": len(stages), "page": str(Path(cfg.report_card) / "index.html"),
             "crows_pairs_metric": crows.get("metric"),
             "kept_male_to_female": report["corpus_bias"]["kept"]["male_to_female"],
             "energy_kwh_total": report["cost"]["total"]["energy_kwh"],

@@ -7,6 +7,7 @@ Content-Security-Policy forbids any request, and tests/test_report_html.py check
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import jinja2
@@ -53,11 +54,12 @@ def plot_svgs() -> dict[str, str]:
     return out
 
 
-def picture(title: str, png: Path, out: Path, note: str, skipped: str | None = None) -> dict:
+def picture(title: str, png: Path, page_dir: Path, note: str, skipped: str | None = None) -> dict:
+    """A PNG inlined in the page, and linked relative to the page's directory."""
     if skipped or not png.exists():
         return {"title": title, "data": None, "note": skipped or f"{png.name} was not written"}
-    return {"title": title, "data": base64.b64encode(png.read_bytes()).decode(), "href": str(png.relative_to(out)),
-            "note": note}
+    return {"title": title, "data": base64.b64encode(png.read_bytes()).decode(),
+            "href": os.path.relpath(png, page_dir), "note": note}
 
 
 def glue_table(glue: dict) -> tuple[list[str], list[list], int]:
@@ -106,7 +108,8 @@ STAGE_HEADLINES = {
 }
 
 
-def render(report: dict, bias: dict, out: Path) -> str:
+def render(report: dict, bias: dict, analyses: Path, page_dir: Path) -> str:
+    """The page written to `page_dir`, with the report stage's pictures from `analyses`."""
     stages, glue, cost = report["stages"], report.get("glue") or {}, report["cost"]
     pretrain, curate, tokenizer = stages["pretrain"], stages["curate"], stages["tokenizer"]
     crows, headline = report["crows_pairs"], report["corpus_bias"]
@@ -148,11 +151,11 @@ def render(report: dict, bias: dict, out: Path) -> str:
                       for c, v in kept["identity"].items() for term, t in v["terms"].items() if t["count"]]
     interpret = report["interpret"]
     pictures = [
-        picture("Attention maps of the pretrained model (layer × head)", out / "interpret" / "attention.png", out,
+        picture("Attention maps of the pretrained model (layer × head)", analyses / "interpret" / "attention.png", page_dir,
                 "Each panel: the attention weights of one head, queries down, keys across.",
                 interpret["attention"].get("skipped")),
         picture("Token attributions of the fine-tuned SST-2 classifier (integrated gradients)",
-                out / "interpret" / "attributions.png", out,
+                analyses / "interpret" / "attributions.png", page_dir,
                 "Integrated gradients of the predicted class, per token: green pushes towards the prediction, red against; correct and wrong predictions.",
                 interpret["attributions"].get("skipped")),
     ]
