@@ -36,13 +36,26 @@ class ExecutorConfig:
     # slurm and ray: what one task reserves
     cpus_per_task: int = 1
     mem_per_cpu_gb: float = 2.0
-    poll_s: int = 30  # how often the stage checks slurm completion markers
+    poll_s: float = 30.0  # how often the stage checks the slurm jobs and their completion markers
+    # How long the stage waits for all its slurm jobs, queueing included, before it cancels them
+    # and fails (a rerun resumes from the completion markers). A day: a run over more data or on
+    # a busy cluster sets more.
+    timeout_s: float = 86400.0
 
     def __post_init__(self):
         if self.tasks < 1 or self.workers < 1:
             raise ValueError("executor.tasks and executor.workers: must be >= 1")
         if self.kind == "slurm" and not self.partition:
             raise ValueError("executor.partition: required when executor.kind is slurm")
+        if self.mem_per_cpu_mb < 1:
+            raise ValueError(f"executor.mem_per_cpu_gb: {self.mem_per_cpu_gb} is under one megabyte")
+        if self.poll_s <= 0 or self.timeout_s <= 0:
+            raise ValueError("executor.poll_s and executor.timeout_s: must be > 0")
+
+    @property
+    def mem_per_cpu_mb(self) -> int:
+        """Slurm's memory in whole megabytes (its G is 1024 M): sbatch refuses --mem-per-cpu=1.5G."""
+        return round(self.mem_per_cpu_gb * 1024)
 
 
 @dataclass
