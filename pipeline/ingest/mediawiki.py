@@ -7,10 +7,15 @@ encoding from the XML declaration / BOM, so UTF-16 dumps need nothing special.
 A dump that stops being readable (cut short, a bad byte, a corrupt compressed block) ends in a
 Broken: every page completed before the error has been yielded, and the <page> tags in the
 bytes after it are counted, since an XML parser cannot resume after an error.
+
+The XML's siteinfo names each namespace by its local name only ("Fails", "Kategoreja"), not
+by its aliases (Phabricator T64109); Wikimedia publishes those beside each dump, in
+<wiki>-<date>-siteinfo-namespaces.json.gz (the API's meta=siteinfo), read here when present.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import urllib.parse
 from collections import deque
@@ -20,7 +25,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from pipeline.ingest.inputs import STREAM_ERRORS, iter_decompressed
+from pipeline.ingest.inputs import STREAM_ERRORS, iter_decompressed, read_all
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PAGE_START = b"<page>"  # in a dump's bytes only as the tag: page text has it escaped (&lt;page&gt;)
@@ -30,13 +35,21 @@ PAGE_START = b"<page>"  # in a dump's bytes only as the tag: page text has it es
 RECENT_BYTES = 4 << 20
 # Before schema 0.4 a redirect is known from its text only; "#REDIRECT" works in every language.
 _REDIRECT = re.compile(r"\s*#REDIRECT\s*:?\s*\[\[", re.IGNORECASE)
+# enwiki-20240601-pages-articles1.xml-p1p41242.bz2 -> enwiki-20240601 (or enwiki-latest)
+_DUMP_PREFIX = re.compile(r"^([^-]+-[^-]+)-")
+SITEINFO_JSON_SUFFIXES = ("-siteinfo-namespaces.json.gz", "-siteinfo-namespaces.json")
 
 
 @dataclass
 class SiteInfo:
     lang: str | None = None
     base_url: str | None = None  # https://en.wikipedia.org/wiki/Main_Page
-    namespaces: dict[int, str] = field(default_factory=dict)
+    namespaces: dict[int, str] = field(default_factory=dict)  # key -> local name
+    aliases: dict[int, list[str]] = field(default_factory=dict)  # key -> canonical name and aliases
+
+    def names(self, key: int) -> list[str]:
+        """Every name MediaWiki accepts for namespace `key`."""
+        return [name for name in (self.namespaces.get(key), *self.aliases.get(key, ())) if name]
 
     def page_url(self, title: str) -> str | None:
         if not self.base_url:
@@ -52,7 +65,8 @@ class SiteInfo:
         if not colon:
             return 0
         prefix = " ".join(prefix.replace("_", " ").split()).casefold()
-        return next((key for key, name in self.namespaces.items() if name and name.casefold() == prefix), 0)
+        return next((key for key in {*self.namespaces, *self.aliases}
+                     if prefix in (name.casefold() for name in self.names(key))), 0)
 
 
 @dataclass
@@ -85,6 +99,34 @@ def _child_text(elem, name: str) -> str | None:
         if _local(child.tag) == name:
             return child.text
     return None
+
+
+def siteinfo_json(dump: str | Path) -> Path | None:
+    """The siteinfo-namespaces JSON Wikimedia publishes beside `dump`, if it is there."""
+    dump = Path(dump)
+    prefix = _DUMP_PREFIX.match(dump.name)
+    candidates = [dump.with_name(prefix.group(1) + suffix) for suffix in SITEINFO_JSON_SUFFIXES] if prefix else []
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def read_namespace_aliases(path: str | Path) -> dict[int, list[str]]:
+    """Canonical names and aliases by namespace key from an API meta=siteinfo JSON
+    (siprop=namespaces|namespacealiases; formatversion 1 or 2). ValueError (one line, naming
+    the file) when it is no such JSON."""
+    data, cut = read_all(path)
+    try:
+        if cut:
+            raise ValueError(f"cut short: {cut.message}")
+        query = json.loads(data)["query"]
+        aliases: dict[int, list[str]] = {}
+        for ns in query["namespaces"].values():
+            if ns.get("canonical"):
+                aliases.setdefault(int(ns["id"]), []).append(ns["canonical"])
+        for alias in query.get("namespacealiases", []):
+            aliases.setdefault(int(alias["id"]), []).append(alias.get("*") or alias["alias"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a siteinfo-namespaces JSON ({type(exc).__name__}: {exc})") from None
+    return aliases
 
 
 def _siteinfo(elem, lang: str | None) -> SiteInfo:
@@ -123,8 +165,9 @@ class _Events:
     """Turns the parser's events into SiteInfo and Pages, and knows where it is: inside a
     page or not, and how many pages have started."""
 
-    def __init__(self):
+    def __init__(self, aliases: dict[int, list[str]]):
         self.depth, self.in_page, self.lang, self.site = 0, False, None, None
+        self.aliases = aliases
         self.pages_started = 0
 
     def read(self, parser) -> Iterator[SiteInfo | Page]:
@@ -136,16 +179,20 @@ class _Events:
                 if self.depth == 2 and name == "page":
                     self.in_page = True
                     self.pages_started += 1
+                    if self.site is None:  # no <siteinfo>: the root's xml:lang is all there is
+                        self.site = SiteInfo(lang=self.lang, aliases=self.aliases)
+                        yield self.site
                 continue
             self.depth -= 1
             if self.depth != 1:
                 continue
             if name == "siteinfo":
                 self.site = _siteinfo(elem, self.lang)
+                self.site.aliases = self.aliases
                 yield self.site
             elif name == "page":
                 self.in_page = False
-                yield _page(elem, self.site or SiteInfo())
+                yield _page(elem, self.site)
             elem.clear()  # keep memory flat: drop the finished element and its siblings
             while elem.getprevious() is not None:
                 del elem.getparent()[0]
@@ -205,11 +252,12 @@ def _message(exc: Exception) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())  # lxml's messages span lines
 
 
-def iter_dump(path: str | Path) -> Iterator[SiteInfo | Page | Broken]:
-    """The SiteInfo first, then each Page; a Broken last if the dump is cut short or corrupt."""
+def iter_dump(path: str | Path, aliases: dict[int, list[str]] | None = None) -> Iterator[SiteInfo | Page | Broken]:
+    """The SiteInfo first (`aliases`: from read_namespace_aliases), then each Page; a Broken
+    last if the dump is cut short or corrupt."""
     parser = etree.XMLPullParser(events=("start", "end"), huge_tree=True, resolve_entities=False,
                                  no_network=True)
-    events, recent = _Events(), _Recent()
+    events, recent = _Events(aliases or {}), _Recent()
     chunks = iter_decompressed(path)
     try:
         for chunk in chunks:

@@ -29,8 +29,8 @@ from datatrove.utils.logging import logger
 from resiliparse.parse.encoding import bytes_to_str
 
 from pipeline.ingest.inputs import plain_name
-from pipeline.ingest.mediawiki import Broken, Page, SiteInfo, iter_dump
-from pipeline.ingest.warc import Unreadable, WarcRecord, decode_html, html_title, is_html, iter_warc
+from pipeline.ingest.mediawiki import Broken, Page, SiteInfo, iter_dump, read_namespace_aliases, siteinfo_json
+from pipeline.ingest.warc import Unreadable, WarcRecord, decode_html, html_title, is_html, iter_warc, language_codes
 from pipeline.ingest.wikitext import CANONICAL_DROPPED_LINK_NAMESPACES, clean_wikitext, is_disambiguation
 
 # en.wikipedia's disambiguation templates and their common redirects; names ending in
@@ -163,8 +163,10 @@ class WikipediaXmlReader(CountingReader):
     model), disambiguation, empty_text, and `truncated` for a page cut off where the dump
     stops being readable (a .bz2 or XML cut short, a bad byte, a corrupt block); the pages
     before it are kept, those found after it are `unreadable_after_error`, and the offset is
-    in `errors`. lang comes from the dump's siteinfo unless given; exports older than schema
-    0.6 (no <ns>) get each page's namespace from its title prefix.
+    in `errors`. lang comes from the dump's siteinfo (else the root's xml:lang) unless given;
+    exports older than schema 0.6 (no <ns>) get each page's namespace from its title prefix.
+    Namespace aliases come from the siteinfo-namespaces JSON beside the dump when there is one
+    (an unreadable one is an error in `errors`; the dump is read with its XML names alone).
     """
 
     name = "📖 Wikipedia XML"
@@ -176,8 +178,13 @@ class WikipediaXmlReader(CountingReader):
         self.dropped_sections = tuple(dropped_sections)
 
     def records(self, path: str) -> Iterator[tuple[SiteInfo, Page] | Skip]:
-        site = SiteInfo()
-        for item in iter_dump(path):
+        site, aliases, sidecar = SiteInfo(), {}, siteinfo_json(path)
+        if sidecar:
+            try:
+                aliases = read_namespace_aliases(sidecar)
+            except ValueError as exc:
+                yield Skip(None, str(exc))
+        for item in iter_dump(path, aliases):
             if isinstance(item, SiteInfo):
                 site = item
             elif isinstance(item, Page):
@@ -208,9 +215,8 @@ class WikipediaXmlReader(CountingReader):
             return "non_wikitext"
         if is_disambiguation(page.text, self.disambiguation_templates):
             return "disambiguation"
-        # File (6) and Category (14) links under the dump's own namespace names too
-        link_namespaces = (*CANONICAL_DROPPED_LINK_NAMESPACES,
-                           *(site.namespaces.get(k, "") for k in (-2, 6, 14) if site.namespaces.get(k)))
+        # Media (-2), File (6) and Category (14) links under the dump's own names and aliases too
+        link_namespaces = (*CANONICAL_DROPPED_LINK_NAMESPACES, *(n for k in (-2, 6, 14) for n in site.names(k)))
         text = clean_wikitext(page.text, link_namespaces, self.dropped_sections)
         if not text:
             return "empty_text"
@@ -290,7 +296,10 @@ class WarcHtmlReader(WarcReaderBase):
 
 
 class WetReader(WarcReaderBase):
-    """Text of WET conversion records (Common Crawl's own HTML-to-text). Skips: empty_text."""
+    """Text of WET conversion records (Common Crawl's own HTML-to-text). Skips: empty_text.
+    lang: the configured one, else the first language Common Crawl identified
+    (WARC-Identified-Content-Language, since CC-MAIN-2018-39); `content_languages` keeps them
+    all, as lang codes, primary first ("en,de")."""
 
     name = "🕷 WET"
     record_type = "conversion"
@@ -299,4 +308,7 @@ class WetReader(WarcReaderBase):
         text = bytes_to_str(record.payload, "utf-8").strip()
         if not text:
             return "empty_text"
-        return self.document(text, record.record_id, url=record.url, timestamp=record.date)
+        languages = language_codes(record.content_languages)
+        return self.document(text, record.record_id, url=record.url, timestamp=record.date,
+                             lang=self.lang or next(iter(languages), None),
+                             content_languages=",".join(languages) or None)

@@ -8,6 +8,7 @@ first (`_iter_plain`), for the same reason.
 from __future__ import annotations
 
 import codecs
+import functools
 import html
 import io
 import mmap
@@ -33,6 +34,9 @@ _CONTENT_LENGTH = re.compile(rb"\nContent-Length:[ \t]*(\d+)[ \t]*\r?\n", re.IGN
 _BLANK_LINES = re.compile(rb"(?:\r?\n)*")
 # The first line of a record; after junk it need not start a line ("...junkWARC/1.0").
 _VERSION_LINE = re.compile(rb"WARC/1\.\d\r?\n")
+# ISO 639-3 codes with an ISO 639-1 code that CLDR's aliases (used below) replace by another
+# (Tagalog -> fil, Serbo-Croatian -> sr_Latn); lid.176, curate's language ID, says tl and sh.
+ISO_639_1_OVERRIDES = {"tgl": "tl", "hbs": "sh"}
 _HTML_START = re.compile(rb"^\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b",
                          re.IGNORECASE | re.DOTALL)
 
@@ -44,6 +48,7 @@ class WarcRecord:
     url: str | None
     date: str | None
     payload_type: str | None  # WARC-Identified-Payload-Type: Common Crawl's own detection
+    content_languages: str | None  # WARC-Identified-Content-Language: "eng,deu" (CLD2, primary first)
     http_status: int | None
     http_content_type: str | None
     payload: bytes  # the HTTP body (response) or the record block (conversion)
@@ -66,6 +71,7 @@ def _record(rec) -> WarcRecord:
         url=headers.get_header("WARC-Target-URI"),
         date=headers.get_header("WARC-Date"),
         payload_type=headers.get_header("WARC-Identified-Payload-Type"),
+        content_languages=headers.get_header("WARC-Identified-Content-Language"),
         http_status=int(status) if status and status.isdigit() else None,
         http_content_type=http.get_header("Content-Type") if http is not None else None,
         payload=rec.content_stream().read() if rec.rec_type in ("response", "conversion") else b"",
@@ -149,6 +155,23 @@ def _record_end(data, pos: int) -> tuple[int, str | None]:
     if after == len(data) or data[after:after + len(WARC_MAGIC)] == WARC_MAGIC or _BLANK_LINE.match(data, end):
         return after, None
     return after, f"no record starts where its Content-Length {declared} ends"
+
+
+@functools.cache
+def _iso_639_1() -> dict[str, str]:
+    """ISO 639-3/-2 codes -> ISO 639-1, from CLDR's language aliases as Babel ships them
+    (eng -> en, deu -> de, ger -> de, cmn -> zh); Babel is installed with trafilatura."""
+    from babel.core import get_global
+
+    aliases = get_global("language_aliases")
+    return {code: two for code, two in aliases.items() if len(code) == 3 and len(two) == 2} | ISO_639_1_OVERRIDES
+
+
+def language_codes(header: str | None) -> list[str]:
+    """A WARC-Identified-Content-Language value ("eng,deu") as the pipeline's language codes,
+    in order: ISO 639-1 where the language has one ("en", "de"), else the code as given."""
+    codes = (code.strip().lower() for code in (header or "").split(","))
+    return [_iso_639_1().get(code, code) for code in codes if code]
 
 
 def media_type(content_type: str | None) -> str | None:
