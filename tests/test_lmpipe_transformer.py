@@ -221,3 +221,25 @@ def test_residual_projections_start_smaller_with_depth():
 def test_embedding_norm_follows_the_stack_unless_set():
     assert LmpipeConfig(**TINY).embedding_norm and not LmpipeConfig(**TINY, norm_position="pre").embedding_norm
     assert LmpipeModel(LmpipeConfig(**MODERN, embedding_norm=True)).embeddings.norm is not None
+
+
+@pytest.mark.parametrize("position", ["learned", "rotary"])
+def test_causal_lm_generates_the_same_for_a_prompt_alone_and_left_padded_in_a_batch(position):
+    """generate() (the applications' decoder-only row): position_ids keep a left-padded prompt's
+    learned positions; rotary scores depend on relative positions, which padding leaves alone."""
+    config = LmpipeConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          causal=True, position=position, norm_position="pre",
+                          initializer_range=0.5)  # large weights: positions change the output here
+    torch.manual_seed(0)
+    model = LmpipeForCausalLM(config).eval()
+    assert LmpipeForCausalLM.can_generate()
+    batch = torch.tensor([[0, 0, 9, 10], [5, 6, 7, 8]])
+    mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
+    together = model.generate(batch, attention_mask=mask, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    alone = model.generate(torch.tensor([[9, 10]]), max_new_tokens=6, do_sample=False, pad_token_id=0)
+    assert together[0, 4:].tolist() == alone[0, 2:].tolist()
+    # and greedy decoding is the argmax of forward(), step by step
+    ids = torch.tensor([[9, 10]])
+    for _ in range(6):
+        ids = torch.cat([ids, model(ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert torch.equal(ids, alone)

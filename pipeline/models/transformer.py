@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub.dataclasses import strict
 from torch import nn
-from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import (BaseModelOutput, CausalLMOutput, MaskedLMOutput,
                                            QuestionAnsweringModelOutput, SequenceClassifierOutput,
@@ -96,10 +96,14 @@ class LmpipeEmbeddings(nn.Module):
         self.norm = layer_norm(config) if config.embedding_norm else None
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """position_ids: each token's position, for left-padded prompts in generate() (rotary
+        attention needs none: its scores depend on s - t only, which padding does not shift)."""
         x = self.tokens(input_ids)
         if self.positions is not None:
-            x = x + self.positions(torch.arange(input_ids.shape[1], device=input_ids.device))
+            x = x + self.positions(torch.arange(input_ids.shape[1], device=input_ids.device)
+                                   if position_ids is None else position_ids)
         if self.token_types is not None:
             x = x + self.token_types(torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids)
         if self.norm is not None:
@@ -261,12 +265,12 @@ class LmpipeModel(LmpipePreTrainedModel):
     @can_return_tuple
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_attentions: bool | None = None,
-                **kwargs) -> BaseModelOutput:
+                position_ids: torch.Tensor | None = None, **kwargs) -> BaseModelOutput:
         """output_attentions (default config.output_attentions): also return each layer's
         (batch, heads, query, key) attention probabilities, as transformers' models do."""
         if output_attentions is None:
             output_attentions = self.config.output_attentions
-        x = self.embeddings(input_ids, token_type_ids)
+        x = self.embeddings(input_ids, token_type_ids, position_ids)
         mask = visible_keys(attention_mask, self.config.causal)
         attentions = []
         for layer in self.layers:
@@ -325,9 +329,11 @@ class LmpipeForMaskedLM(LmpipePreTrainedModel):
         return MaskedLMOutput(loss=loss, logits=logits)
 
 
-class LmpipeForCausalLM(LmpipePreTrainedModel):
+class LmpipeForCausalLM(LmpipePreTrainedModel, GenerationMixin):
     """p(x) = prod_t p(x_t | x_<t): the logits at t score token t+1. Pass labels=input_ids: the loss
-    shifts them inside (like GPT2LMHeadModel), -100 marks tokens not to predict."""
+    shifts them inside (like GPT2LMHeadModel), -100 marks tokens not to predict. generate() works
+    without a KV cache (each step reruns the prefix: fine for the applications' short outputs);
+    it passes position_ids, so left-padded prompts keep their learned positions."""
     _tied_weights_keys = {"lm_head.weight": "model.embeddings.tokens.weight"}
 
     def __init__(self, config: LmpipeConfig):
@@ -337,12 +343,14 @@ class LmpipeForCausalLM(LmpipePreTrainedModel):
         self.model = LmpipeModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
+        self.generation_config.use_cache = False  # no KV cache: generate() feeds the whole prefix
 
     @can_return_tuple
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                **kwargs) -> CausalLMOutput:
-        hidden = self.model(input_ids, attention_mask, token_type_ids, return_dict=True).last_hidden_state
+                position_ids: torch.Tensor | None = None, **kwargs) -> CausalLMOutput:
+        hidden = self.model(input_ids, attention_mask, token_type_ids, position_ids=position_ids,
+                            return_dict=True).last_hidden_state
         logits = self.lm_head(hidden)
         loss = None if labels is None else self.loss_function(logits, labels, self.config.vocab_size, **kwargs)
         return CausalLMOutput(loss=loss, logits=logits)
