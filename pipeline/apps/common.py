@@ -11,7 +11,6 @@ A row is one of four kinds, as in the GLUE tables:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import random
@@ -22,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pipeline.artifacts import atomic_dir, save_config, write_json, write_text_atomic
+from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, save_config, weights_stamp,
+                                without_time, write_json, write_text_atomic)
 from pipeline.finetune.models import resolve_checkpoint
 from pipeline.config import check_ranges
 
@@ -115,27 +115,19 @@ def check_rows(rows: list[ModelRow]) -> None:
         raise ValueError(f"models: names must be unique ({names})")
 
 
-def _weights_stamp(checkpoint: Path | None) -> list:
-    if checkpoint is None:
-        return []
-    weights = sorted(checkpoint.glob("*.safetensors")) + sorted(checkpoint.glob("*.bin"))
-    return [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weights]
-
-
 def _fingerprint(row: ModelRow, checkpoint: Path | None, settings: dict) -> str:
     """Identifies a finished row kept in the partial dir: same row, weights and settings."""
-    blob = json.dumps([dataclasses.asdict(row), str(checkpoint), _weights_stamp(checkpoint), settings],
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return fingerprint(dataclasses.asdict(row), portable(checkpoint), weights_stamp(checkpoint), settings)
 
 
-def markdown_table(title: str, models: dict[str, dict], metrics: list[str]) -> str:
-    header = ["model", "kind", *metrics, "train examples", "time"]
+def markdown_table(title: str, models: dict[str, dict], metrics: list[str], times: bool = True) -> str:
+    """The application's table; `times=False` for the cached table.md (wall times vary by run)."""
+    header = ["model", "kind", *metrics, "train examples", *(["time"] if times else [])]
     lines = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, res in models.items():
         cells = [f"{res['metrics'][m]:.1f}" if m in res["metrics"] else "-" for m in metrics]
-        lines.append(f"| {name} | {res['kind']} | " + " | ".join(cells)
-                     + f" | {res['train_examples']:,} | {res['time_s']:.0f} s |")
+        time_cell = f" {res['time_s']:.0f} s |" if times else ""
+        lines.append(f"| {name} | {res['kind']} | " + " | ".join(cells) + f" | {res['train_examples']:,} |" + time_cell)
     return "\n".join(lines) + "\n"
 
 
@@ -152,12 +144,13 @@ def run_models(cfg: Any, *, title: str, out_dir: str, plot: str, model_path: str
     models: dict[str, dict] = {}
     flops = 0.0
     with atomic_dir(out_dir) as out:
+        times = json.loads((out / TIMING).read_text()) if (out / TIMING).exists() else {}
         for row in rows:
             done = out / row.name / "result.json"
             key = _fingerprint(row, checkpoints[row.name], settings)
             if done.exists() and json.loads(done.read_text()).get("fingerprint") == key:
                 log.info("%s/%s: reusing the result of an interrupted run", title, row.name)
-                models[row.name] = json.loads(done.read_text())["result"]
+                models[row.name] = {**json.loads(done.read_text())["result"], "time_s": times.get(row.name)}
                 continue
             log.info("%s: %s (%s)", title, row.name, row.kind)
             start = time.perf_counter()
@@ -167,19 +160,23 @@ def run_models(cfg: Any, *, title: str, out_dir: str, plot: str, model_path: str
             lines = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in result.predictions)
             write_text_atomic(out / row.name / "predictions.jsonl", lines)
             models[row.name] = {
-                "kind": row.kind, "checkpoint": str(checkpoints[row.name] or row.checkpoint),
+                "kind": row.kind, "checkpoint": portable(checkpoints[row.name]) or row.checkpoint,
                 "metrics": {k: round(float(v), 2) for k, v in result.metrics.items()},
                 "train_examples": result.train_examples, "eval_examples": len(result.predictions),
                 "time_s": round(time.perf_counter() - start, 1), "flops": float(result.flops),
                 # numpy scalars (a loss, a tokenizer statistic) as plain numbers: metrics are JSON
                 **json.loads(json.dumps(result.extra, default=float))}
-            write_json(done, {"fingerprint": key, "result": models[row.name]})
+            # the cached result holds what the inputs determine; the wall time goes beside it, in
+            # a file DVC ignores (.dvcignore), and to the metrics
+            write_json(done, {"fingerprint": key, "result": without_time(models[row.name])})
+            times[row.name] = models[row.name]["time_s"]
+            write_json(out / TIMING, times)
             flops += result.flops
             log.info("%s/%s: %s in %.0f s", title, row.name,
                      ", ".join(f"{k} {v:.1f}" for k, v in models[row.name]["metrics"].items()),
                      models[row.name]["time_s"])
         table = markdown_table(title, models, metrics)
-        write_text_atomic(out / "table.md", table)
+        write_text_atomic(out / "table.md", markdown_table(title, models, metrics, times=False))
         save_config(cfg, out)
     write_text_atomic(plot, "model,metric,score\n" + "".join(
         f"{name},{m},{res['metrics'][m]}\n" for name, res in models.items() for m in metrics if m in res["metrics"]))
