@@ -50,7 +50,7 @@ def plan(targets: list[str], root: Path | None = None) -> list[StagePlan]:
 
     with Repo(str(root or project_root())) as repo:
         graph = repo.index.graph  # edges point from a stage to the stages it depends on
-        by_name = {stage.addressing: stage for stage in graph if getattr(stage, "name", None)}
+        by_name = {stage.name: stage for stage in graph if getattr(stage, "name", None)}
         unknown = sorted(set(targets) - set(by_name))
         if unknown:
             raise ConfigError(f"{unknown[0]}: not a stage of dvc.yaml (stages: {', '.join(by_name)})")
@@ -60,9 +60,9 @@ def plan(targets: list[str], root: Path | None = None) -> list[StagePlan]:
         # dependencies first; among independent stages, pipeline.stages' order (the README's)
         rank = {name: i for i, name in enumerate(STAGES)}
         order = nx.lexicographical_topological_sort(graph.subgraph(wanted).reverse(),
-                                                    key=lambda stage: (rank.get(stage.addressing, len(rank)), stage.addressing))
+                                                    key=lambda stage: (rank.get(stage.name, len(rank)), stage.name))
         # outs: the cached ones (data artifacts); metrics and plots files are `cache: false`
-        return [StagePlan(stage.addressing, tuple(str(o.def_path) for o in stage.outs if o.use_cache),
+        return [StagePlan(stage.name, tuple(str(o.def_path) for o in stage.outs if o.use_cache),
                           tuple(str(d.def_path) for d in stage.deps)) for stage in order]
 
 

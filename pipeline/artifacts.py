@@ -94,5 +94,15 @@ def fingerprint(*parts: Any) -> str:
 TIMING = "timing.json"
 
 
+def is_time(key: str) -> bool:
+    return key == "time_s" or key.endswith("_time_s")
+
+
 def without_time(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k != "time_s"}
+    """What a cached result file holds: every entry but the wall times."""
+    return {k: v for k, v in result.items() if not is_time(k)}
+
+
+def times_of(result: dict) -> dict:
+    """The wall times of a result, for its TIMING file."""
+    return {k: v for k, v in result.items() if is_time(k)}

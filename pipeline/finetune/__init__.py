@@ -26,8 +26,8 @@ from typing import Any, Literal
 import torch
 
 from pipeline import cards
-from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, save_config, weights_stamp,
-                                without_time, write_json, write_text_atomic)
+from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, save_config, times_of,
+                                weights_stamp, without_time, write_json, write_text_atomic)
 from pipeline.config import build
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune import report_card
@@ -194,7 +194,7 @@ def run(cfg: Config) -> dict:
                 if (done.exists() and json.loads(done.read_text()).get("fingerprint") == key
                         and (save_to is None or save_to.exists())):
                     log.info("%s/%s: reusing the result of an interrupted run", spec.name, name)
-                    tasks[name] = {**json.loads(done.read_text())["result"], "time_s": times.get(name)}
+                    tasks[name] = {**json.loads(done.read_text())["result"], **times.get(name, {})}
                     continue
                 log.info("fine-tuning %s on %s (%d train examples)", spec.name, name, len(data[name]["train"]))
                 extra = ax_test if name == "mnli" else {}
@@ -203,7 +203,7 @@ def run(cfg: Config) -> dict:
                 # the cached result holds what its inputs determine; its wall time goes beside it,
                 # in a file DVC ignores (.dvcignore), and to the metrics
                 write_json(done, {"fingerprint": key, "result": without_time(tasks[name])})
-                times[name] = tasks[name]["time_s"]
+                times[name] = times_of(tasks[name])
                 write_json(out / spec.name / TIMING, times)
                 flops += tasks[name]["flops"]
             shutil.rmtree(out / spec.name / "_work", ignore_errors=True)
