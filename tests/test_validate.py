@@ -57,3 +57,13 @@ def test_cli_exits_non_zero_with_one_line(tmp_path):
     assert proc.returncode == 2
     error_lines = [line for line in proc.stderr.splitlines() if line.startswith("lmpipe validate: error:")]
     assert len(error_lines) == 1 and "expect_column_values_to_be_in_set[lang]" in error_lines[0]
+
+
+def test_result_json_is_the_same_for_the_same_documents(tmp_path):
+    """No run ids or clock times in the cached result: DVC hashes it the same on every rerun."""
+    cfg = cfg_for(tmp_path, GOOD)
+    validate.run(cfg)
+    first = (tmp_path / "validation" / "result.json").read_text()
+    validate.run(cfg)
+    assert (tmp_path / "validation" / "result.json").read_text() == first
+    assert '"run_id"' not in first and '"validation_time"' not in first

@@ -66,7 +66,7 @@ def run(cfg: Config) -> dict:
     out = resolve_path(cfg.validation)
     with artifacts.atomic_dir(out, resume=False) as work:
         result = validate_dataframe(df, cfg, work)
-        (work / "result.json").write_text(json.dumps(result, indent=2, default=str))
+        (work / "result.json").write_text(json.dumps(run_independent(result), indent=2, default=str))
         failed = [r for r in result["results"] if not r["success"]]
         if failed:
             names = ", ".join(_describe(r) for r in failed)
@@ -88,6 +88,22 @@ def run(cfg: Config) -> dict:
         "passed": stats["successful_expectations"],
         "result": f"{cfg.validation}/result.json",
     }
+
+
+# What a GX result records about the run rather than the documents: ids made per run and clock
+# times. GX's own copy keeps them (gx/uncommitted/validations/, outside DVC's hash: .dvcignore).
+RUN_FIELDS = ("validation_id", "checkpoint_id", "run_id", "validation_time")
+
+
+def run_independent(result: dict) -> dict:
+    """The GX result without its run ids and times: result.json then hashes the same in every
+    clone and rerun that validates the same documents."""
+    meta = {k: v for k, v in result.get("meta", {}).items() if k not in RUN_FIELDS}
+    if "batch_markers" in meta:
+        meta["batch_markers"] = {k: v for k, v in meta["batch_markers"].items() if k != "ge_load_time"}
+    results = [{**r, "expectation_config": {k: v for k, v in r["expectation_config"].items() if k != "id"}}
+               for r in result.get("results", [])]
+    return {**{k: v for k, v in result.items() if k != "id"}, "results": results, "meta": meta}
 
 
 def _describe(result: dict) -> str:
