@@ -1,8 +1,10 @@
 """validate: a Great Expectations gate on the curated documents.
 
-The suite (pipeline/validate/suite.py) runs in a file-backed GX context kept inside the output
-directory, offline and without analytics (pipeline/env.py). Output (`paths.validation`):
-    result.json     the GX validation result
+The suites (pipeline/validate/suite.py) run in a file-backed GX context kept inside the output
+directory, offline and without analytics (pipeline/env.py), on `batch_size` rows at a time, then
+on one frame of every document's id and content hash (pipeline/validate/gx_run.py): memory
+stays a batch plus those two strings per document. Output (`paths.validation`):
+    result.json     the GX validation result, merged over the batches and the corpus run
     gate.json       the verdict and a hash of what was validated (deterministic: a DVC dependency)
     gx/             the GX project, with Data Docs under gx/uncommitted/data_docs/local_site/
 A failing suite raises ValidationFailed (exit 2) naming the failed expectations and the result
@@ -15,8 +17,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline import artifacts
 from pipeline.config import resolve_path
@@ -24,7 +28,6 @@ from pipeline.errors import InputError, PipelineError
 
 __all__ = ["Config", "run", "ValidationFailed"]
 log = logging.getLogger(__name__)
-SUITE = "curated_docs"
 
 
 class ValidationFailed(PipelineError):
@@ -41,31 +44,40 @@ class Config:
     max_chars: int = 1_000_000
     min_rows: int = 1
     data_docs: bool = True  # build GX Data Docs (HTML) beside the result
+    batch_size: int = 20_000  # rows per GX run (params.yaml says where the number comes from)
 
     def __post_init__(self):
         if not self.languages:
             raise ValueError("languages: must name at least one language")
+        if self.batch_size < 1:
+            raise ValueError("batch_size: must be at least 1")
 
 
-def load_docs(curated: Path) -> pd.DataFrame:
+def read_batches(curated: Path, batch_size: int) -> Iterator[pd.DataFrame]:
+    """The curated documents with their content hash, at most `batch_size` rows at a time (a batch
+    never spans two shards). No documents at all: one empty frame, which the suites then fail."""
     from pipeline.curate.normalize import content_hash
 
-    if not curated.is_dir():
-        raise InputError(f"{curated}: curated directory not found (run `lmpipe curate` first)")
-    shards = sorted((curated / "docs").glob("*.parquet"))
-    frames = [pd.read_parquet(p) for p in shards]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text"])
-    df["content_hash"] = df["text"].map(lambda t: content_hash(t) if isinstance(t, str) else None)
-    return df
+    read = 0
+    for shard in sorted((curated / "docs").glob("*.parquet")):
+        for batch in pq.ParquetFile(shard).iter_batches(batch_size=batch_size):
+            df = batch.to_pandas()
+            df["content_hash"] = df["text"].map(lambda t: content_hash(t) if isinstance(t, str) else None)
+            read += 1
+            yield df
+    if not read:
+        yield pd.DataFrame(columns=["text", "content_hash"])
 
 
 def run(cfg: Config) -> dict:
-    from pipeline.validate.gx_run import validate_dataframe
+    from pipeline.validate.gx_run import validate_batches
 
-    df = load_docs(resolve_path(cfg.curated))
+    curated = resolve_path(cfg.curated)
+    if not curated.is_dir():
+        raise InputError(f"{curated}: curated directory not found (run `lmpipe curate` first)")
     out = resolve_path(cfg.validation)
     with artifacts.atomic_dir(out, resume=False) as work:
-        result = validate_dataframe(df, cfg, work)
+        result, corpus = validate_batches(read_batches(curated, cfg.batch_size), cfg, work)
         (work / "result.json").write_text(json.dumps(run_independent(result), indent=2, default=str))
         failed = [r for r in result["results"] if not r["success"]]
         if failed:
@@ -76,14 +88,15 @@ def run(cfg: Config) -> dict:
         stats = result["statistics"]
         # The GX result carries run ids and times; downstream stages depend on this file instead,
         # which changes only when the verdict or the validated documents do.
-        gate = {"success": True, "documents": len(df), "expectations": stats["evaluated_expectations"],
-                "content_sha256": hashlib.sha256("\n".join(sorted(df["content_hash"].astype(str))).encode()).hexdigest()}
+        hashes = "\n".join(sorted(corpus["content_hash"].astype(str)))
+        gate = {"success": True, "documents": len(corpus), "expectations": stats["evaluated_expectations"],
+                "content_sha256": hashlib.sha256(hashes.encode()).hexdigest()}
         (work / "gate.json").write_text(json.dumps(gate, indent=2) + "\n")
-    log.info("validate: %d/%d expectations passed on %d documents", stats["successful_expectations"],
-             stats["evaluated_expectations"], len(df))
+    log.info("validate: %d/%d expectations passed on %d documents in %d batches", stats["successful_expectations"],
+             stats["evaluated_expectations"], len(corpus), result["meta"]["batches"])
     return {
         "success": True,
-        "documents": len(df),
+        "documents": len(corpus),
         "expectations": stats["evaluated_expectations"],
         "passed": stats["successful_expectations"],
         "result": f"{cfg.validation}/result.json",
