@@ -262,6 +262,9 @@ def test_ner_end_to_end_and_resume(shared_data, tiny_model, project, keep_torch_
     assert result["models"]["pipeline"]["flops"] > 0 and result["models"]["spacy"]["flops"] == 0
     assert result["score"]["spacy"] > 0  # 300 sentences are enough for spaCy to find some entities
     data = result["data"]
+    # files as the config names them, under data_root: the same in every clone
+    assert (data["train"]["file"], data["eval"]["file"]) == (cfg.train_file, cfg.ner_eval)
+    assert result["models"]["pipeline"]["finetune"] == {"lr": 1e-3, "epochs": 2}
     assert data["train"]["sentences_read"] == 14041 and data["eval"]["sentences_read"] == 3453  # README counts
     assert data["train"]["sentences_used"] == 300 and data["eval"]["dropped"] == {"outside the slice": 3353}
     assert (project / "plots" / "ner.csv").read_text().count("\n") == 1 + 3 * 3

@@ -201,10 +201,17 @@ def test_qa_end_to_end(shared_data, project, tmp_path):
     texts = [p["context"] for a in eval_doc["data"] for p in a["paragraphs"]]
     ckpt = tiny_checkpoint(tmp_path / "model", texts, vocab_size=2000)  # few pieces per word: few windows
     cfg = Config(data_root=str(shared_data), model=str(ckpt), qa=str(project / "qa"), plot=str(project / "qa.csv"),
-                 slice=Slice(train_examples=40, eval_examples=30), train=FineTune(epochs=1, batch_size=16))
+                 slice=Slice(train_examples=40, eval_examples=30), train=FineTune(epochs=1, batch_size=16),
+                 models=[ModelRow("pipeline"), ModelRow("floor", init="random", lr=1e-3),  # its own rate
+                         ModelRow("sliding_window", checkpoint="baseline")])
     result = run(cfg)
     assert set(result["models"]) == {"pipeline", "floor", "sliding_window"}
+    assert result["models"]["floor"]["finetune"] == {"lr": 1e-3, "epochs": 1}
+    assert result["models"]["pipeline"]["finetune"] == {"lr": FineTune().lr, "epochs": 1}
+    assert "finetune" not in result["models"]["sliding_window"]
     data = result["data"]
+    # files as the config names them, under data_root: the same in every clone
+    assert (data["train"]["file"], data["eval"]["file"]) == (cfg.train_file, cfg.qa_eval)
     assert data["train"]["excluded"] == {"paragraphs_excluded": 240, "questions_excluded": 1190}
     assert (data["train"]["questions"], data["eval"]["questions"]) == (9380, 1190)
     assert data["eval"]["dropped"] == {"outside the slice": 1160} and data["train"]["questions_used"] == 40

@@ -5,7 +5,9 @@ pipeline/translation). This package holds what the four share:
     common.py    model rows (pipeline / random-init floor / off-the-shelf / baseline), the data
                  slice and fine-tuning settings, and `run_models`, which trains and scores every
                  row, resumes after a kill, and writes the outputs all four stages lay out alike
-    files.py     opening a data file in any compression, with one-line errors naming it
+    files.py     opening a data file in any compression, with one-line errors naming it, and
+                 `recorded`: a data path as the outputs record it (under data_root)
+    hf.py        the HF `datasets` layouts beside the text files: parquet, save_to_disk, hub
 
 Every stage writes, under its paths.<app> directory:
     <model>/predictions.jsonl   one line per evaluation example: id, input, reference, prediction

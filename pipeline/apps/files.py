@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.artifacts import portable
 from pipeline.errors import InputError
 from pipeline.ingest.inputs import read_all
 
@@ -30,3 +31,15 @@ def read_text(path: str | Path, what: str) -> str:
 def read_lines(path: str | Path, what: str) -> list[str]:
     """Lines without their line ends (a final newline does not make an empty last line)."""
     return read_text(path, what).splitlines()
+
+
+def recorded(path: str | Path, root: str | Path) -> str:
+    """`path` as metrics and configs record it: relative to `root` (data_root) when under it, else
+    to the project (artifacts.portable); a `hub:` name as it is. The outputs then read the same in
+    every clone, wherever the clone and the data lie."""
+    if str(path).startswith("hub:"):
+        return str(path)
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return portable(path)

@@ -147,7 +147,7 @@ def fit_generate(row: Seq2seqRow, checkpoint: Path, workdir: Path, data: Seq2seq
     evals = encode(tok, specials, data.eval_sources, None, data.source_max_length, data.target_max_length)
     examples = [decoder_only_example(s, t) if only else {"input_ids": s, "labels": t}
                 for s, t in zip(train.sources, train.targets)]
-    trainer = _train(built, examples, data.train, workdir)
+    trainer = _train(built, examples, row.finetune(data.train), workdir)
     trained = time.perf_counter()
     ids = generate(built, evals.sources, data.decoding, only)
     predictions = [tok.decode(r, skip_special_tokens=True).strip() for r in ids]

@@ -3,7 +3,8 @@ entity-level micro precision / recall / F1 (seqeval, conlleval semantics: metric
 
 Rows (pipeline/apps/common.py): the pipeline's checkpoint fine-tuned as a token classifier
 (model.py), the same architecture from random weights (the floor), and spaCy's entity recognizer
-trained from scratch on the same sentences (baseline.py). Files: conll.py reads the column files.
+trained from scratch on the same sentences (baseline.py). Files: conll.py reads the column files,
+or the HF conll2003 layout (a .parquet file, a save_to_disk directory, `hub:` with LMPIPE_ONLINE=1).
 
 Outputs under paths.ner as every application lays them out (pipeline/apps/__init__.py); each
 prediction line holds one evaluation sentence: id (file:line), input (its words), reference and
@@ -19,8 +20,10 @@ from typing import Literal
 import torch
 
 from pipeline.apps.common import FineTune, ModelRow, RowResult, Slice, check_rows, run_models, subset
+from pipeline.apps.files import recorded
+from pipeline.apps.hf import locate
 from pipeline.ner.baseline import SpacyConfig, fit_spacy
-from pipeline.ner.conll import OUTSIDE, Corpus, Sentence, check_labels, read_conll
+from pipeline.ner.conll import OUTSIDE, Corpus, Sentence, check_labels, read_corpus
 from pipeline.ner.metrics import entity_scores
 from pipeline.ner.model import fit_tagger
 from pipeline.sources import data_root_path
@@ -65,7 +68,8 @@ class Config:
     model: str = "data/model"                  # the pipeline's checkpoint (alias `pipeline`)
     ner: str = "data/ner"                      # output directory
     plot: str = "plots/ner.csv"
-    # Data, relative to data_root. Labels are the training file's tags; evaluation is CoNLL test.
+    # Data, relative to data_root: CoNLL column files, or the HF conll2003 layout (pipeline/apps/hf.py).
+    # Labels are the training file's tags; evaluation is CoNLL test.
     train_file: str = "ner/conll2003/train.txt.xz"
     ner_eval: str = "ner/conll2003/test.txt"   # paths.ner_eval: curate decontaminates against it
     # Column layout, so other CoNLL-format sets load: CoNLL-2003 is `token POS chunk NER`.
@@ -92,12 +96,14 @@ class Config:
 
 
 def _read(cfg: Config, relative: str, what: str) -> Corpus:
-    return read_conll(data_root_path(cfg.data_root).resolve() / relative, what, token_column=cfg.token_column,
-                      tag_column=cfg.tag_column, columns=cfg.columns, docstart=cfg.docstart)
+    return read_corpus(locate(data_root_path(cfg.data_root).resolve(), relative), what,
+                       token_column=cfg.token_column, tag_column=cfg.tag_column, columns=cfg.columns,
+                       docstart=cfg.docstart)
 
 
-def _accounting(corpus: Corpus, used: list[Sentence]) -> dict:
-    return {"file": str(corpus.path), "documents": corpus.documents, "sentences_read": len(corpus.sentences),
+def _accounting(cfg: Config, corpus: Corpus, used: list[Sentence]) -> dict:
+    return {"file": recorded(corpus.path, data_root_path(cfg.data_root)), "documents": corpus.documents,
+            "sentences_read": len(corpus.sentences),
             "tokens_read": corpus.tokens, "entities_read": corpus.entities(), "sentences_used": len(used),
             "tokens_used": sum(len(s.words) for s in used),
             "dropped": {"outside the slice": len(corpus.sentences) - len(used)} if len(used) < len(corpus.sentences)
@@ -116,7 +122,8 @@ def run(cfg: Config) -> dict:
     full = cfg.setting == "full"
     train = subset(train_corpus.sentences, None if full else cfg.slice.train_examples)
     evaluation = subset(eval_corpus.sentences, None if full else cfg.slice.eval_examples)
-    data = {"train": _accounting(train_corpus, train), "eval": _accounting(eval_corpus, evaluation), "labels": labels}
+    data = {"train": _accounting(cfg, train_corpus, train), "eval": _accounting(cfg, eval_corpus, evaluation),
+            "labels": labels}
     log.info("ner: %d of %d training and %d of %d evaluation sentences, tags %s", len(train),
              len(train_corpus.sentences), len(evaluation), len(eval_corpus.sentences), " ".join(labels))
     references = [s.tags for s in evaluation]
@@ -125,7 +132,8 @@ def run(cfg: Config) -> dict:
         if checkpoint is None:
             (tags, extra), flops = fit_spacy(train, evaluation, cfg.spacy), 0.0  # no transformer FLOPs
         else:
-            tagged = fit_tagger(row, checkpoint, workdir, train, evaluation, labels, cfg.train, cfg.max_length)
+            tagged = fit_tagger(row, checkpoint, workdir, train, evaluation, labels, row.finetune(cfg.train),
+                                cfg.max_length)
             tags, flops, extra = tagged.tags, tagged.flops, tagged.extra
         predictions = [{"id": s.id, "input": " ".join(s.words), "reference": " ".join(s.tags),
                         "prediction": " ".join(p)} for s, p in zip(evaluation, tags)]

@@ -5,6 +5,10 @@ Tags are IOB: `O`, or `B-<type>` / `I-<type>` for any entity types. IOB2 (every 
 with B-, as CoNLL-2003 here) and IOB1 (B- only between two adjacent entities of one type) both
 read; the scorer and the spaCy conversion follow conlleval, where an I- tag after O or after
 another type starts an entity. Other schemes (BIOES, BILOU) are an error naming the line.
+
+The same sentences also read from the HF `conll2003` layout (pipeline/apps/hf.py: parquet,
+save_to_disk, hub): one row per sentence, `tokens` (words) and `ner_tags` (ClassLabel ids with
+their names, or the tag strings); a row that is just the document separator counts a document.
 """
 from __future__ import annotations
 
@@ -12,25 +16,38 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.apps.files import read_text
+from pipeline.apps.hf import load_rows
 from pipeline.errors import InputError
 
 OUTSIDE = "O"
+HF_COLUMNS = ("tokens", "ner_tags")
 
 
 @dataclass
 class Sentence:
-    id: str                 # "<file stem>:<line>" of its first token: findable in the file
+    id: str                 # "<file name>:<line>" of its first token (a dataset: "<name>:<row>")
     words: list[str]
     tags: list[str]
-    line: int               # 1-based line of the first token; token i is on line + i
+    line: int               # 1-based line of the first token; token i is on line + i (a dataset: its row)
 
 
 @dataclass
 class Corpus:
-    path: Path
+    path: Path | str        # the file, or the dataset's location (pipeline/apps/hf.py)
     sentences: list[Sentence]
     documents: int          # document separators seen (0 for a file without them)
-    columns: int            # the column count every token line has
+    columns: int            # the column count every token line has (0 for a dataset)
+    rows: bool = False      # read from a dataset: a sentence's `line` is its row
+
+    @property
+    def name(self) -> str:
+        return Path(str(self.path)).name
+
+    def where(self, sentence: Sentence, token: int) -> str:
+        """Where the sentence's token is, for an error: file:line, or the dataset's row and token."""
+        if self.rows:
+            return f"{self.path} row {sentence.line} token {token + 1}"
+        return f"{self.path}:{sentence.line + token}"
 
     @property
     def tokens(self) -> int:
@@ -55,6 +72,44 @@ class Corpus:
 def check_tag(tag: str, where: str) -> None:
     if tag != OUTSIDE and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
         raise InputError(f"{where}: tag {tag!r} is not IOB (O, B-<type> or I-<type>)")
+
+
+def read_corpus(location: str | Path, what: str, *, token_column: int = 0, tag_column: int = -1,
+                columns: int | None = None, docstart: str | None = "-DOCSTART-") -> Corpus:
+    """A CoNLL column file, or a dataset in the HF conll2003 layout (the column settings are the
+    text file's)."""
+    ds = load_rows(location, what, HF_COLUMNS)
+    if ds is None:
+        return read_conll(location, what, token_column=token_column, tag_column=tag_column, columns=columns,
+                          docstart=docstart)
+    return from_rows(ds, str(location), what, docstart)
+
+
+def from_rows(ds, location: str, what: str, docstart: str | None) -> Corpus:
+    """The sentences of a conll2003-layout dataset: tag ids become their ClassLabel names."""
+    feature = getattr(ds.features["ner_tags"], "feature", None)
+    names = getattr(feature, "names", None)
+    corpus = Corpus(location, [], 0, 0, rows=True)
+    for number, row in enumerate(ds, start=1):
+        words, tags, where = row["tokens"], row["ner_tags"], f"{location} row {number}: {what}"
+        if len(words) != len(tags):
+            raise InputError(f"{where}: {len(words)} tokens but {len(tags)} ner_tags")
+        if docstart is not None and words[:1] == [docstart]:
+            corpus.documents += 1
+            continue
+        if names is not None:
+            if not all(0 <= t < len(names) for t in tags):
+                raise InputError(f"{where}: ner_tags id outside the {len(names)} label names")
+            tags = [names[t] for t in tags]
+        elif not all(isinstance(t, str) for t in tags):
+            raise InputError(f"{where}: ner_tags are ids without label names (expected a ClassLabel feature)")
+        for tag in tags:
+            check_tag(tag, where)
+        if words:
+            corpus.sentences.append(Sentence(f"{corpus.name}:{number}", list(words), list(tags), number))
+    if not corpus.sentences:
+        raise InputError(f"{location}: {what}: no sentences")
+    return corpus
 
 
 def read_conll(path: str | Path, what: str, *, token_column: int = 0, tag_column: int = -1,
@@ -109,5 +164,5 @@ def check_labels(train: Corpus, evaluation: Corpus, what: str) -> None:
     for s in evaluation.sentences:
         for i, tag in enumerate(s.tags):
             if tag not in known:
-                raise InputError(f"{evaluation.path}:{s.line + i}: {what}: tag {tag!r} does not occur in "
-                                 f"the training file {train.path.name} (its tags: {', '.join(sorted(known))})")
+                raise InputError(f"{evaluation.where(s, i)}: {what}: tag {tag!r} does not occur in "
+                                 f"the training file {train.name} (its tags: {', '.join(sorted(known))})")

@@ -26,6 +26,8 @@ import torch
 
 from pipeline.apps import common
 from pipeline.apps.common import FineTune, ModelRow, RowResult, Slice
+from pipeline.apps.files import recorded
+from pipeline.apps.hf import locate
 from pipeline.qa import baseline, model, squad
 from pipeline.qa.metrics import evaluate
 from pipeline.qa.squad import Example
@@ -70,7 +72,8 @@ class Config:
     model: str = "data/model"                 # the pipeline's checkpoint (alias `pipeline`)
     qa: str = "data/qa"                       # output directory
     plot: str = "plots/qa.csv"
-    # Data, relative to data_root: SQuAD v1.1 JSON or flat JSONL, plain or compressed.
+    # Data, relative to data_root: SQuAD v1.1 JSON or flat JSONL, plain or compressed, or the HF
+    # `squad` layout (a .parquet file, a save_to_disk directory, `hub:`: pipeline/apps/hf.py).
     train_file: str = "qa/squad-v1.1-dev/dev-v1.1.json.xz"
     qa_eval: str = "qa/xquad/xquad.en.json"    # paths.qa_eval: curate decontaminates against it
     # (title, paragraph_index) TSV of the train file's paragraphs that are eval's; "" = none
@@ -99,10 +102,10 @@ class Config:
         check_ranges(self, checks)
 
 
-def _side(path: Path, checked: squad.Checked, paragraphs: list, available: list[Example],
+def _side(file: str, checked: squad.Checked, paragraphs: list, available: list[Example],
           used: list[Example]) -> dict:
     """One side's accounting: as read and checked, after the exclusion, and the slice used."""
-    return {"file": str(path), "read": checked.accounting(), "paragraphs": len(paragraphs),
+    return {"file": file, "read": checked.accounting(), "paragraphs": len(paragraphs),
             "questions": len(available), "questions_used": len(used),
             "paragraphs_used": len({e.context for e in used}),
             "dropped": {"outside the slice": len(available) - len(used)}}
@@ -112,7 +115,7 @@ def load_sides(cfg: Config) -> tuple[list[Example], list[Example], dict]:
     """Both files read and checked, the excluded paragraphs removed from train, then the slice
     (questions drawn with common.subset); the accounting of every step."""
     root = data_root_path(cfg.data_root).resolve()
-    train_path, eval_path = root / cfg.train_file, root / cfg.qa_eval
+    train_path, eval_path = locate(root, cfg.train_file), locate(root, cfg.qa_eval)
     train, evaluation = squad.load(train_path, "qa.train_file"), squad.load(eval_path, "paths.qa_eval")
     exclude = squad.read_exclude(root / cfg.exclude_file, "qa.exclude_file") if cfg.exclude_file else set()
     kept, excluded = squad.split_sides(train, evaluation, exclude, str(train_path), str(eval_path))
@@ -120,8 +123,8 @@ def load_sides(cfg: Config) -> tuple[list[Example], list[Example], dict]:
     full = cfg.setting == "full"
     train_used = common.subset(train_all, None if full else cfg.slice.train_examples)
     eval_used = common.subset(eval_all, None if full else cfg.slice.eval_examples)
-    data = {"train": _side(train_path, train, kept, train_all, train_used),
-            "eval": _side(eval_path, evaluation, evaluation.paragraphs, eval_all, eval_used)}
+    data = {"train": _side(recorded(train_path, root), train, kept, train_all, train_used),
+            "eval": _side(recorded(eval_path, root), evaluation, evaluation.paragraphs, eval_all, eval_used)}
     data["train"]["excluded"] = excluded  # the eval file's paragraphs, listed in exclude_file
     log.info("qa: training on %s of %s questions (%s paragraphs excluded as XQuAD's), scoring %s of %s",
              f"{len(train_used):,}", f"{len(train_all):,}", excluded["paragraphs_excluded"],
@@ -142,7 +145,7 @@ def _fit(cfg: Config, train: list[Example], evaluation: list[Example]):
             answers = baseline.predict(train, evaluation, cfg.baseline)
         else:
             shape = model.Shape(cfg.max_length, cfg.doc_stride, cfg.max_query_length)
-            fitted = model.fit_predict(checkpoint, row.init, train, evaluation, shape, cfg.train,
+            fitted = model.fit_predict(checkpoint, row.init, train, evaluation, shape, row.finetune(cfg.train),
                                        cfg.n_best, cfg.max_answer_length, workdir)
             answers = ["" if s is None else e.context[s[0]:s[1]].strip() for e, s in zip(evaluation, fitted.spans)]
             flops = fitted.flops

@@ -6,6 +6,8 @@ Two layouts, plain or compressed (pipeline/apps/files.read_text):
     JSONL             one flat row per question: {"id", "context", "question", "answers":
                       {"text": [...], "answer_start": [...]}} (+ optional "title"), the layout of
                       the HF `squad` dataset; rows with the same title and context form a paragraph
+    HF `squad`        those rows as a parquet file, a save_to_disk directory or `hub:` (with
+                      LMPIPE_ONLINE=1): pipeline/apps/hf.py
 
 Checks, counted by reason: an answer whose `answer_start` does not point at its text is moved to
 the nearest occurrence of the text in the context ("realigned"); one whose text is empty or not in
@@ -20,12 +22,16 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.apps.files import read_text
+from pipeline.apps.hf import load_rows
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
+
+HF_COLUMNS = ("id", "context", "question", "answers")  # and `title`, optional as in JSONL
 
 
 @dataclass
@@ -92,17 +98,21 @@ def _raw_squad(doc: dict) -> list[tuple[str, str, list[dict]]]:
     return out
 
 
-def _raw_jsonl(text: str) -> list[tuple[str, str, list[dict]]]:
-    """The flat rows grouped into paragraphs by (title, context), in order of first appearance."""
-    groups: dict[tuple[str, str], list[dict]] = {}
+def _jsonl_rows(text: str) -> Iterator[tuple[str, dict]]:
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            yield f"line {n}", json.loads(line)
         except json.JSONDecodeError as exc:
             raise KeyError(f"line {n}: not JSON ({exc.msg})") from None
-        where = f"line {n}"
+
+
+def _raw_rows(rows: Iterable[tuple[str, dict]]) -> list[tuple[str, str, list[dict]]]:
+    """The flat rows (where, row) grouped into paragraphs by (title, context), in order of first
+    appearance."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for where, row in rows:
         context = _key(row, "context", str, where)
         answers = _key(row, "answers", dict, where)
         texts = _key(answers, "text", list, f"{where} answers")
@@ -130,18 +140,26 @@ def _check_answer(context: str, text: str, start: int) -> tuple[int | None, str 
     return min(hits, key=lambda h: (abs(h - start), h)), None
 
 
-def load(path: str | Path, what: str) -> Checked:
-    """The paragraphs of a SQuAD JSON or JSONL file, checked; one log line with the counts."""
-    text = read_text(path, what)
+def _raw_file(text: str) -> list[tuple[str, str, list[dict]]]:
     try:
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if exc.msg != "Extra data":  # one JSON value per line: JSONL
-                raise KeyError(f"not JSON ({exc.msg}, line {exc.lineno})") from None
-            doc = None
-        # a one-line JSONL file is one JSON object too: SQuAD's has "data"
-        raw = _raw_squad(doc) if isinstance(doc, dict) and "data" in doc else _raw_jsonl(text)
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":  # one JSON value per line: JSONL
+            raise KeyError(f"not JSON ({exc.msg}, line {exc.lineno})") from None
+        doc = None
+    # a one-line JSONL file is one JSON object too: SQuAD's has "data"
+    return _raw_squad(doc) if isinstance(doc, dict) and "data" in doc else _raw_rows(_jsonl_rows(text))
+
+
+def load(path: str | Path, what: str) -> Checked:
+    """The paragraphs of a SQuAD JSON or JSONL file, or an HF `squad` dataset, checked; one log
+    line with the counts."""
+    ds = load_rows(path, what, HF_COLUMNS)
+    try:
+        if ds is None:
+            raw = _raw_file(read_text(path, what))
+        else:
+            raw = _raw_rows((f"row {n}", row) for n, row in enumerate(ds, 1))
         checked = _check(raw)
     except KeyError as exc:
         raise InputError(f"{path}: {what}: {exc.args[0]}") from None

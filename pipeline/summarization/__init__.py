@@ -18,6 +18,7 @@ import torch
 
 from pipeline.apps import common
 from pipeline.apps.common import FineTune, RowResult, Slice
+from pipeline.apps.hf import locate
 from pipeline.apps.seq2seq import Decoding, Seq2seqData, Seq2seqRow, check_seq2seq_rows, fit_generate
 from pipeline.sources import data_root_path
 from pipeline.summarization import baselines, data
@@ -41,7 +42,8 @@ class Config:
     model: str = "data/model"                  # the pipeline's checkpoint (alias `pipeline`)
     summarization: str = "data/summarization"  # output directory
     plot: str = "plots/summarization.csv"
-    train_file: str = "summarization/dialogsum/dialogsum.train.jsonl.xz"  # under data_root
+    # under data_root: DialogSum JSONL, or the HF dialogsum layout (parquet, save_to_disk, `hub:`)
+    train_file: str = "summarization/dialogsum/dialogsum.train.jsonl.xz"
     # three references per dialogue; paths.summarization_eval (curate decontaminates against it)
     summarization_eval: str = "summarization/dialogsum/dialogsum.test.jsonl"
     setting: Literal["slice", "full"] = "slice"  # full: all 12,460 train and 500 test dialogues
@@ -77,8 +79,8 @@ def run(cfg: Config) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     root = data_root_path(cfg.data_root)
-    train_file = data.load(root / cfg.train_file, "summarization.train_file")
-    eval_file = data.load(root / cfg.summarization_eval, "paths.summarization_eval")
+    train_file = data.load(locate(root, cfg.train_file), "summarization.train_file")
+    eval_file = data.load(locate(root, cfg.summarization_eval), "paths.summarization_eval")
     for name, loaded in (("train", train_file), ("eval", eval_file)):
         log.info("summarization %s: %d rows, %d kept, dropped %s", name, loaded.read, len(loaded.rows),
                  dict(loaded.dropped) or "none")

@@ -19,6 +19,7 @@ import torch
 
 from pipeline.apps import common
 from pipeline.apps.common import FineTune, RowResult, Slice
+from pipeline.apps.hf import locate
 from pipeline.apps.seq2seq import Decoding, Seq2seqData, Seq2seqRow, check_seq2seq_rows, fit_generate
 from pipeline.finetune.models import load_tokenizer
 from pipeline.sources import data_root_path
@@ -48,6 +49,10 @@ class Config:
     train_target: str = f"{RAW}/train.de.gz"
     translation_eval: str = f"{RAW}/test_2016_flickr.en.gz"  # paths.translation_eval: curate decontaminates against it
     eval_target: str = f"{RAW}/test_2016_flickr.de.gz"
+    # Where a side is a dataset (parquet, save_to_disk, `hub:`; data.py) rather than a text
+    # file: its column, as in bentrevett/multi30k
+    source_column: str = "en"
+    target_column: str = "de"
     setting: Literal["slice", "full"] = "slice"  # full: all 29,000 train and 1,000 test pairs
     # The slice fits the default run's budget (all four rows <= 40 s with Python start on 2 cores):
     # 128 pairs are 16 steps of 8, ~7-12 s per neural row; 48 test sentences decode in 1-2 s.
@@ -71,8 +76,11 @@ def run(cfg: Config) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     root = data_root_path(cfg.data_root)
-    train_file = data.load(root / cfg.train_source, root / cfg.train_target, "translation.train")
-    eval_file = data.load(root / cfg.translation_eval, root / cfg.eval_target, "translation.eval")
+    columns = (cfg.source_column, cfg.target_column)
+    train_file = data.load(locate(root, cfg.train_source), locate(root, cfg.train_target), "translation.train",
+                           columns)
+    eval_file = data.load(locate(root, cfg.translation_eval), locate(root, cfg.eval_target), "translation.eval",
+                          columns)
     for name, loaded in (("train", train_file), ("eval", eval_file)):
         log.info("translation %s: %d pairs, %d kept, dropped %s", name, loaded.read, len(loaded.pairs),
                  dict(loaded.dropped) or "none")
