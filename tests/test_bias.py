@@ -3,7 +3,10 @@ and CrowS-Pairs scoring (the token alignment, the stereo/antistereo direction, a
 from __future__ import annotations
 
 import math
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel, ModernBertConfig, ModernBertForMaskedLM
@@ -57,6 +60,20 @@ def test_sentences_per_term_are_capped_and_the_sample_is_reproducible():
     old = runs[0]["overall"]["identity"]["age"]["terms"]["old"]["sentiment"]
     assert (old["sentences"], old["n"]) == (50, 5)
     assert runs[0] == runs[1]
+
+
+def test_the_sample_is_the_same_in_every_process():
+    """Sentences naming several terms reach the seeded reservoirs in one order, whatever the
+    process's string hash (PYTHONHASHSEED): two `dvc repro` runs of the report hash the same."""
+    code = ("import json\nfrom pipeline.report import bias\n"
+            "words = ['old', 'young', 'muslim', 'christian', 'woman', 'man', 'african', 'asian', 'gay', 'deaf']\n"
+            "texts = [' '.join(words[j] for j in range(10) if (i >> j) & 1) + (' is good.' if i % 3 else ' is bad.')"
+            " for i in range(1, 400)]\n"
+            "docs = [{'text': t, 'source': 'web'} for t in texts]\n"
+            "print(json.dumps(bias.corpus_bias(docs, bias.load_terms(), set(), max_sentences_per_term=3)))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outputs) == 1
 
 
 def test_badword_rate_is_whole_words_and_phrases_case_insensitive():

@@ -92,9 +92,11 @@ class TermMatcher:
         """term -> occurrences in `words`."""
         found: Counter = Counter()
         present = set(words)
-        for form in self.single.keys() & present:
+        # sorted: a set's order follows the per-process string hash (PYTHONHASHSEED), and the
+        # order of `found` is the order sentences reach the seeded reservoirs
+        for form in sorted(self.single.keys() & present):
             found[self.single[form]] += words.count(form)
-        for first in self.multi.keys() & present:
+        for first in sorted(self.multi.keys() & present):
             for form, term in self.multi[first]:
                 n = len(form)
                 hits = sum(1 for i, w in enumerate(words) if w == first and tuple(words[i:i + n]) == form)
