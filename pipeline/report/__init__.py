@@ -8,8 +8,8 @@ attributions. The analyses, what the inputs determine, go under paths.report (ca
     crows_pairs.json    the CrowS-Pairs score with each pair's scores
     interpret/*.png     attention maps and token attributions
 The rendered card quotes every stage's wall time and energy, which vary from run to run: it goes
-under paths.report_card, a `cache: false` output, so that the cached one hashes the same in
-every clone and rerun:
+under paths.report_card, an output of its own, so that the analyses hash the same in every
+clone and rerun:
     index.html          the report card (inline SVG/PNG, no network)
     report.json/.md     every headline number
     cards/model/README.md, cards/dataset/README.md    Hugging Face cards
