@@ -11,8 +11,9 @@ Paths are under data_root like the text files. Each application maps its hub dat
 schema onto what its native loader returns (ner/conll.py, qa/squad.py, summarization/data.py,
 translation/data.py), so both layouts of the same content give the same examples.
 
-`open_dataset(kind, location, ...)` is the one opener for parquet / disk / hub with the offline
-guard; GLUE's loaders (pipeline/finetune/loaders.py) open the same three sources.
+`open_dataset(kind, location, ...)` opens parquet / disk / hub with the offline guard. GLUE's
+loaders (pipeline/finetune/loaders.py) still open the same three sources with code of their own:
+they should call this instead (a known near-copy, left for a later change).
 """
 from __future__ import annotations
 
