@@ -67,14 +67,23 @@ def cached_out_hashes(root) -> dict[str, str]:
 
 def materialisations(env, root) -> dict[str, dict]:
     """{asset key: {"payload", "upstream"}} of the server's asset materialisation events."""
+    # The server caps a page at 50 events (422 above that), so read page by page; pages are
+    # newest first, so the first event seen for a key is its latest materialisation.
     code = ("from prefect.client.orchestration import get_client\n"
             "from prefect.events.filters import EventFilter, EventNameFilter\n"
             "import json\n"
             "f = EventFilter(event=EventNameFilter(name=['prefect.asset.materialization.succeeded']))\n"
+            "seen = {}\n"
             "with get_client(sync_client=True) as c:\n"
-            "    events = c.read_events(filter=f, limit=200).events\n"
-            "print(json.dumps({e.resource.id: {'payload': e.payload, 'upstream': sorted(r.id for r in e.related"
-            " if r.role == 'asset')} for e in events}))")
+            "    page = c.read_events(filter=f, limit=50)\n"
+            "    while True:\n"
+            "        for e in page.events:\n"
+            "            seen.setdefault(e.resource.id, {'payload': e.payload,"
+            " 'upstream': sorted(r.id for r in e.related if r.role == 'asset')})\n"
+            "        if not page.next_page:\n"
+            "            break\n"
+            "        page = c.read_events_page(page.next_page)\n"
+            "print(json.dumps(seen))")
     return json.loads(sh(["python", "-c", code], root, env=env).stdout.strip().splitlines()[-1])
 
 
