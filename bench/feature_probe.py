@@ -34,7 +34,7 @@ from pipeline.sources import data_root_path
 from pipeline.finetune import Config
 from pipeline.finetune.loaders import load_task
 from pipeline.finetune.models import load_tokenizer, resolve_checkpoint
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 from pipeline.finetune.train import split_heldout
 
 REPO = Path(__file__).resolve().parent.parent

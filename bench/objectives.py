@@ -91,7 +91,7 @@ def load_probe_data() -> tuple[tuple, int]:
     from pipeline.config import load_params, stage_config
     from pipeline.finetune import Config
     from pipeline.finetune.loaders import load_task
-    from pipeline.finetune.tasks import TASKS
+    from pipeline.glue import TASKS
     from pipeline.finetune.train import split_heldout
     from pipeline.sources import data_root_path
 

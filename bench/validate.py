@@ -46,7 +46,7 @@ def build_corpus(folder: Path, docs: int, chars: int, shards: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from curate_data import WORDS
-    from pipeline.ingest.schema import DOCS_SCHEMA
+    from pipeline.schema import DOCS_SCHEMA
 
     rng = random.Random(0)
     words = round(chars / 6.4)  # the vocabulary (curate_data.WORDS) averages 5.4 letters a word, plus a space

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 
 # The licence of each ingest kind's text, as its publisher states it: Wikipedia and Wikinews
 # text is CC BY-SA 4.0 (wikimediafoundation.org/wiki/Terms_of_Use); Project Gutenberg's books

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.ingest.schema import METADATA_COLUMNS
+from pipeline.schema import METADATA_COLUMNS
 
 WORDS = ("the of and to in that with for as on by from at this which have been were their about "
          "river city council library garden station museum teacher student history science music "

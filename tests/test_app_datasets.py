@@ -11,10 +11,10 @@ from pipeline.apps.hf import open_dataset
 from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.ner import Config as NerConfig
-from pipeline.ner.conll import read_conll, read_corpus
-from pipeline.qa import squad
-from pipeline.summarization import data as dialogsum
-from pipeline.translation import data as parallel
+from pipeline.formats.conll import read_conll, read_corpus
+from pipeline.formats import squad
+from pipeline.formats import dialogsum
+from pipeline.formats import multi30k as parallel
 
 # conll2003's ner_tags ClassLabel names, in the hub dataset's order
 CONLL_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]

@@ -16,7 +16,7 @@ from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune.classical import ClassicalConfig, TfidfFeatures
 from pipeline.finetune.loaders import load_task
 from pipeline.finetune.models import ModelSpec
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 from pipeline.finetune.train import HParams, split_heldout
 
 CLASSICAL = {"name": "classical", "checkpoint": "classical"}

@@ -11,7 +11,7 @@ from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.finetune import Config, report_card, run
 from pipeline.finetune.submission import write_dev_predictions, write_submission
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 from pipeline.finetune.train import HParams, split_heldout
 from pipeline.runner import run_stage
 

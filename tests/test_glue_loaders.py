@@ -7,7 +7,7 @@ import pytest
 from glue_fixtures import write_tsv
 from pipeline.errors import ConfigError, InputError
 from pipeline.finetune.loaders import load_task
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 
 # Row counts of ../shared/data/glue (its README; the official sizes).
 SHARED_COUNTS = {

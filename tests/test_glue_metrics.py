@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.finetune import metrics
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 
 # 4 examples: TP=1 (0), FN=1 (1), TN=2 (2, 3), FP=0
 Y = [1, 1, 0, 0]

@@ -8,7 +8,7 @@ import pytest
 from ingest_data import big_dump, dump_xml, page_xml, random_words, write_bz2
 
 from pipeline.ingest.config import Source
-from pipeline.ingest.inputs import iter_decompressed
+from pipeline.formats.inputs import iter_decompressed
 from pipeline.ingest.mediawiki import Page, iter_dump
 from pipeline.ingest.readers import WikipediaXmlReader
 from pipeline.ingest.stage import _preflight

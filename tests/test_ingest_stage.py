@@ -12,7 +12,7 @@ from ingest_data import corrupt_member, small_dump, write_bz2, write_warc, write
 
 from pipeline.errors import InputError
 from pipeline.ingest import Config, Source, run
-from pipeline.ingest.schema import DOCS_SCHEMA
+from pipeline.schema import DOCS_SCHEMA
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pipeline.errors import InputError
 from pipeline.finetune import Config as FinetuneConfig
 from pipeline.finetune import run as run_finetune
 from pipeline.finetune import saved_model_path
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 from pipeline.finetune.train import tokenize
 from pipeline.models import LmpipeConfig, LmpipeForMaskedLM, LmpipeModel
 from pipeline.pretrain.export import save_model

@@ -15,7 +15,7 @@ from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.ner import Config, run
 from pipeline.ner.baseline import doc_tags, tagged_doc
-from pipeline.ner.conll import Sentence, check_labels, read_conll
+from pipeline.formats.conll import Sentence, check_labels, read_conll
 from pipeline.ner.metrics import entity_scores
 from pipeline.ner.model import IGNORE, build_model, encode, predict_logits, word_tags, words_tokenizer
 

@@ -12,10 +12,11 @@ from pipeline.apps.common import FineTune, ModelRow, Slice
 from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.finetune.models import load_tokenizer
-from pipeline.qa import Config, baseline, run, squad
+from pipeline.formats import squad
+from pipeline.qa import Config, baseline, run
 from pipeline.qa.metrics import evaluate, exact_match_score, f1_score, normalize_answer
 from pipeline.qa.model import Shape, Windows, decode, featurize
-from pipeline.qa.squad import Example
+from pipeline.formats.squad import Example
 
 # ----------------------------------------------------------------------------- metrics
 

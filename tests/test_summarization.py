@@ -12,7 +12,8 @@ from rouge_score import rouge_scorer
 from glue_fixtures import tiny_checkpoint
 from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
-from pipeline.summarization import Config, baselines, data, run
+from pipeline.formats import dialogsum
+from pipeline.summarization import Config, baselines, run
 from pipeline.summarization.metrics import rouge
 
 DIALOGUE = "#Person1#: Hi, how are you?\n#Person2#: Fine, thanks. I am buying a new bike today.\n#Person1#: Good."
@@ -26,7 +27,7 @@ def _write(path, rows, opener=open):
 
 def test_missing_file_is_one_line_error(tmp_path):
     with pytest.raises(InputError, match=r"nope.jsonl: s.train: file not found$"):
-        data.load(tmp_path / "nope.jsonl", "s.train")
+        dialogsum.load(tmp_path / "nope.jsonl", "s.train")
 
 
 def test_rows_without_summary_are_counted(tmp_path):
@@ -34,7 +35,7 @@ def test_rows_without_summary_are_counted(tmp_path):
             {"fname": "b", "dialogue": DIALOGUE, "summary": "  "},
             {"fname": "c", "dialogue": DIALOGUE},
             {"fname": "d", "dialogue": "", "summary": "x"}]
-    loaded = data.load(_write(tmp_path / "t.jsonl.xz", rows, lzma.open), "s.train")  # any compression
+    loaded = dialogsum.load(_write(tmp_path / "t.jsonl.xz", rows, lzma.open), "s.train")  # any compression
     assert [d.id for d in loaded.rows] == ["a"]
     assert loaded.accounting() == {"rows": 4, "kept": 1, "dropped": {"no_summary": 2, "no_dialogue": 1}}
     assert loaded.rows[0].turns == DIALOGUE.split("\n")
@@ -43,7 +44,7 @@ def test_rows_without_summary_are_counted(tmp_path):
 def test_test_split_has_three_references(tmp_path):
     row = {"fname": "test_0", "dialogue": DIALOGUE, "summary1": "one", "topic1": "t",
            "summary2": "two", "topic2": "t", "summary3": "three", "topic3": "t"}
-    loaded = data.load(_write(tmp_path / "test.jsonl.gz", [row], gzip.open), "s.eval")
+    loaded = dialogsum.load(_write(tmp_path / "test.jsonl.gz", [row], gzip.open), "s.eval")
     assert loaded.rows[0].references == ["one", "two", "three"]
 
 
@@ -51,13 +52,13 @@ def test_malformed_lines_name_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps({"dialogue": DIALOGUE, "summary": "s"}) + "\n{not json\n")
     with pytest.raises(InputError, match=r"bad.jsonl:2: s.train: not JSON"):
-        data.load(path, "s.train")
+        dialogsum.load(path, "s.train")
     path.write_text(json.dumps({"text": "x", "summary": "s"}) + "\n")
     with pytest.raises(InputError, match=r"bad.jsonl:1: s.train: expected a DialogSum object"):
-        data.load(path, "s.train")
+        dialogsum.load(path, "s.train")
     _write(path, [{"dialogue": DIALOGUE}])
     with pytest.raises(InputError, match=r"no row with a dialogue and a summary \(1 rows read\)"):
-        data.load(path, "s.train")
+        dialogsum.load(path, "s.train")
 
 
 def test_rouge_takes_the_best_reference_per_example():
@@ -73,7 +74,7 @@ def test_rouge_takes_the_best_reference_per_example():
 
 
 def test_baselines():
-    d = data.Dialogue("x", DIALOGUE, ["s"])
+    d = dialogsum.Dialogue("x", DIALOGUE, ["s"])
     assert baselines.lead(d, 2) == "#Person1#: Hi, how are you? #Person2#: Fine, thanks. I am buying a new bike today."
     assert baselines.lead(d, 10) == " ".join(DIALOGUE.split("\n"))
     assert baselines.longest_turn(d) == "#Person2#: Fine, thanks. I am buying a new bike today."

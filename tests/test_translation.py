@@ -12,7 +12,8 @@ from glue_fixtures import tiny_checkpoint
 from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.finetune.models import load_tokenizer
-from pipeline.translation import Config, baselines, data, run
+from pipeline.formats import multi30k
+from pipeline.translation import Config, baselines, run
 from pipeline.translation.metrics import score, tokenizer_stats
 
 
@@ -30,7 +31,7 @@ def test_unequal_line_counts_name_both_files(tmp_path):
     en = _lines(tmp_path / "a.en", ["one", "two", "three"])
     de = _lines(tmp_path / "a.de.gz", ["eins", "zwei"], compress=True)
     with pytest.raises(InputError) as err:
-        data.load(en, de, "translation.train")
+        multi30k.load(en, de, "translation.train")
     message = str(err.value)
     assert "\n" not in message
     assert message == f"{en} has 3 lines but {de} has 2: translation.train: parallel files must align line by line"
@@ -39,7 +40,7 @@ def test_unequal_line_counts_name_both_files(tmp_path):
 def test_plain_and_compressed_files_and_empty_lines(tmp_path):
     en = _lines(tmp_path / "a.en.gz", ["A dog runs.", "", "Two men."], compress=True)
     de = _lines(tmp_path / "a.de", ["Ein Hund rennt.", "Leer.", "Zwei Männer."])
-    loaded = data.load(en, de, "t")
+    loaded = multi30k.load(en, de, "t")
     assert [(p.id, p.source, p.target) for p in loaded.pairs] == [(1, "A dog runs.", "Ein Hund rennt."),
                                                                    (3, "Two men.", "Zwei Männer.")]
     assert loaded.accounting() == {"rows": 3, "kept": 2, "dropped": {"empty_line": 1}}
@@ -48,7 +49,7 @@ def test_plain_and_compressed_files_and_empty_lines(tmp_path):
 def test_missing_file(tmp_path):
     de = _lines(tmp_path / "a.de", ["x"])
     with pytest.raises(InputError, match=r"nope.en: t_source: file not found$"):
-        data.load(tmp_path / "nope.en", de, "t")
+        multi30k.load(tmp_path / "nope.en", de, "t")
 
 
 def test_scores_come_with_their_signatures():

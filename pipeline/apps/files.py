@@ -1,12 +1,12 @@
 """Opening an application's data files: plain or compressed (.gz, .bz2, .xz, .zst, .zip), the
-same decompression every ingest reader uses (pipeline/ingest/inputs.py)."""
+same decompression every ingest reader uses (pipeline/formats/inputs.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from pipeline.artifacts import portable
 from pipeline.errors import InputError
-from pipeline.ingest.inputs import read_all
+from pipeline.formats.inputs import read_all
 
 
 def existing(path: str | Path, what: str) -> Path:

@@ -68,15 +68,15 @@ def application_texts(app: str, path: Path) -> list[str]:
     sentences (NER), contexts and questions (QA), dialogues and summaries, source sentences."""
     what = f"curate.decontaminate: paths.{app}_eval"
     if app == "ner":
-        from pipeline.ner.conll import read_conll
+        from pipeline.formats.conll import read_conll
 
         return [" ".join(s.words) for s in read_conll(path, what).sentences]
     if app == "qa":
-        from pipeline.qa.squad import load
+        from pipeline.formats.squad import load
 
         return [t for p in load(path, what).paragraphs for t in (p.context, *(q.question for q in p.questions))]
     if app == "summarization":
-        from pipeline.summarization.data import load as load_dialogues
+        from pipeline.formats.dialogsum import load as load_dialogues
 
         return [t for d in load_dialogues(path, what).rows for t in (d.dialogue, *d.references)]
     if app == "translation":  # the English side: the corpus is English

@@ -11,7 +11,7 @@ from datatrove.data import Document
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import ParquetWriter
 
-from pipeline.ingest.schema import METADATA_COLUMNS
+from pipeline.schema import METADATA_COLUMNS
 
 META_FIELDS = METADATA_COLUMNS  # ingest's columns, the Gutenberg metadata among them
 DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string())]

@@ -1,7 +1,7 @@
 """finetune: fine-tune checkpoints on GLUE tasks and score them with the official metrics.
 
-Files: tasks.py (column mapping per task), loaders.py (TSV / parquet / save_to_disk / hub,
-layout checks), models.py (checkpoints, random-init floor), train.py (Trainer, model selection),
+Files: loaders.py (TSV / parquet / save_to_disk / hub, layout checks; the tasks' columns are in
+pipeline/glue.py), models.py (checkpoints, random-init floor), train.py (Trainer, model selection),
 classical.py (TF-IDF + linear-model baseline, `checkpoint: classical`), metrics.py (official
 metrics, GLUE score), submission.py (prediction TSVs), report_card.py.
 
@@ -36,7 +36,7 @@ from pipeline.finetune.classical import fit as fit_classical
 from pipeline.finetune.loaders import load_task
 from pipeline.finetune.models import ModelSpec, resolve_checkpoint
 from pipeline.finetune.submission import write_dev_predictions, write_submission
-from pipeline.finetune.tasks import GLUE_TASKS, TASKS, Task
+from pipeline.glue import GLUE_TASKS, TASKS, Task
 from pipeline.finetune.train import HParams, finetune
 from pipeline.sources import data_root_path
 

@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 
 from pipeline.finetune import metrics as glue_metrics
-from pipeline.finetune.tasks import STSB_RANGE, Task
+from pipeline.glue import STSB_RANGE, Task
 from pipeline.finetune.train import HParams, RunResult, split_heldout
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import datasets
 
-from pipeline.env import network_configured
+from pipeline.apps.hf import Spec, open_dataset
 from pipeline.errors import ConfigError, InputError
-from pipeline.finetune.tasks import HUB_SPLITS, STSB_RANGE, Task
+from pipeline.glue import HUB_SPLITS, STSB_RANGE, Task
 
 log = logging.getLogger(__name__)
 
@@ -41,37 +41,28 @@ def detect_source(root: Path, task: Task) -> str:
 
 def load_task(task: Task, root: Path | None, source: str, splits: tuple[str, ...]) -> dict[str, datasets.Dataset]:
     """The requested splits of `task`, validated; raises InputError on the first bad row."""
-    if source == "hub":
-        if not network_configured():
-            raise ConfigError("finetune.source: 'hub' needs a network (set LMPIPE_ONLINE=1) or a local copy")
-        return {s: _from_hub_split(task, datasets.load_dataset(HUB_DATASET, task.name, split=HUB_SPLITS[s]),
-                                   f"{HUB_DATASET}/{task.name}[{HUB_SPLITS[s]}]", s) for s in splits}
-    assert root is not None
     if source == "auto":
+        assert root is not None
         source = detect_source(root, task)
     if source == "tsv":
+        assert root is not None
         return {s: read_tsv(task, root / task.dir / f"{s}.tsv", s) for s in splits}
-    if source == "disk":
-        path = root / task.name
-        if not (path / "dataset_dict.json").exists():
-            raise InputError(f"{task.name}: {path}: no save_to_disk DatasetDict (dataset_dict.json) found")
-        saved = datasets.load_from_disk(str(path))
-        out = {}
-        for s in splits:
-            if HUB_SPLITS[s] not in saved:
-                raise InputError(f"{task.name}: {path}: split {HUB_SPLITS[s]!r} missing (has: {', '.join(saved)})")
-            out[s] = _from_hub_split(task, saved[HUB_SPLITS[s]], f"{path}[{HUB_SPLITS[s]}]", s)
-        return out
-    if source == "parquet":
-        out = {}
-        for s in splits:
-            files = sorted(str(p) for p in (root / task.name).glob(f"{HUB_SPLITS[s]}-*.parquet"))
-            if not files:
-                raise InputError(f"{task.name}: {root / task.name}/{HUB_SPLITS[s]}-*.parquet: file not found")
-            ds = datasets.load_dataset("parquet", data_files=files, split="train")
-            out[s] = _from_hub_split(task, ds, files[0], s)
-        return out
-    raise ConfigError(f"finetune.source: unknown source {source!r}")
+    if source not in ("hub", "disk", "parquet"):
+        raise ConfigError(f"finetune.source: unknown source {source!r}")
+    out = {}
+    for s in splits:
+        split = HUB_SPLITS[s]
+        # The three layouts of the hub's schema open as the applications' do (apps/hf.py).
+        if source == "hub":
+            spec = Spec("hub", HUB_DATASET, split, task.name)
+        elif source == "disk":
+            spec = Spec("disk", str(root / task.name), split)
+        else:
+            spec = Spec("parquet", str(root / task.name / f"{split}-*.parquet"))
+        ds = open_dataset(spec.kind, spec.location, split=spec.split, config=spec.config,
+                          what=f"finetune.source={source} ({task.name})")
+        out[s] = _from_hub_split(task, ds, str(spec), s)
+    return out
 
 
 # ------------------------------------------------------------------------------------- TSV

@@ -9,7 +9,7 @@ comparison is indicative only.
 from __future__ import annotations
 
 from pipeline.finetune.metrics import glue_score, task_score
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 
 REFERENCE_SOURCE = ("Turc et al. 2019, Well-Read Students Learn Better (arXiv:1908.08962), "
                     "google-research/bert README; GLUE test set")

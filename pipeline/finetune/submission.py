@@ -12,7 +12,7 @@ import datasets
 import numpy as np
 
 from pipeline.artifacts import write_text_atomic
-from pipeline.finetune.tasks import Task
+from pipeline.glue import Task
 
 
 def format_prediction(task: Task, value) -> str:

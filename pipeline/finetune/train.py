@@ -21,7 +21,7 @@ from pipeline.artifacts import atomic_dir
 from pipeline.cost import transformer_flops
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune.models import build_model, load_tokenizer
-from pipeline.finetune.tasks import STSB_RANGE, Task
+from pipeline.glue import STSB_RANGE, Task
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from pathlib import Path
 from datatrove.data import Document
 
 from pipeline.errors import InputError
-from pipeline.ingest.inputs import STREAM_ERRORS, read_all, read_head
+from pipeline.formats.inputs import STREAM_ERRORS, read_all, read_head
 from pipeline.ingest.readers import CountingReader, Skip, relative_names
 from pipeline.ingest.textfiles import decode
 

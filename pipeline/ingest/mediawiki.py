@@ -25,7 +25,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from pipeline.ingest.inputs import STREAM_ERRORS, iter_decompressed, read_all
+from pipeline.formats.inputs import STREAM_ERRORS, iter_decompressed, read_all
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PAGE_START = b"<page>"  # in a dump's bytes only as the tag: page text has it escaped (&lt;page&gt;)

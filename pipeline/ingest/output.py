@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 
 from pipeline.artifacts import write_text_atomic
 from pipeline.errors import InputError
-from pipeline.ingest.schema import DOCS_SCHEMA
+from pipeline.schema import DOCS_SCHEMA
 
 SAMPLE_CHARS = 500
 

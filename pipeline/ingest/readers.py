@@ -28,7 +28,7 @@ from datatrove.pipeline.readers.base import BaseReader
 from datatrove.utils.logging import logger
 from resiliparse.parse.encoding import bytes_to_str
 
-from pipeline.ingest.inputs import plain_name
+from pipeline.formats.inputs import plain_name
 from pipeline.ingest.mediawiki import Broken, Page, SiteInfo, iter_dump, read_namespace_aliases, siteinfo_json
 from pipeline.ingest.warc import Unreadable, WarcRecord, decode_html, html_title, is_html, iter_warc, language_codes
 from pipeline.ingest.wikitext import CANONICAL_DROPPED_LINK_NAMESPACES, clean_wikitext, is_disambiguation

@@ -27,13 +27,13 @@ from pipeline.config import resolve_path, to_dict
 from pipeline.errors import InputError
 from pipeline.ingest.config import Config, Source
 from pipeline.ingest.extractors import make_extractor
-from pipeline.ingest.inputs import STREAM_ERRORS, check_nonempty, read_head
+from pipeline.formats.inputs import STREAM_ERRORS, check_nonempty, read_head
 from pipeline.ingest.mediawiki import Broken, iter_dump
 from pipeline.ingest.output import check_shards, collect_reports
 from pipeline.ingest import gutenberg, textfiles, wikiextractor
 from pipeline.ingest.readers import (PARQUET_COLUMNS, WarcHtmlReader, WetReader, WikipediaParquetReader,
                                      WikipediaXmlReader)
-from pipeline.ingest.schema import DOCS_SCHEMA, document_to_row
+from pipeline.schema import DOCS_SCHEMA, document_to_row
 from pipeline.ingest.step import IngestSources, SourcePipeline
 from pipeline.ingest.warc import Unreadable, iter_warc
 

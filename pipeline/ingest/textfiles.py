@@ -25,7 +25,7 @@ from datatrove.data import Document
 from resiliparse.parse.encoding import bytes_to_str
 
 from pipeline.errors import InputError
-from pipeline.ingest.inputs import Cut, iter_lines, read_all
+from pipeline.formats.inputs import Cut, iter_lines, read_all
 from pipeline.ingest.readers import CountingReader, Skip, relative_names
 
 JSON_METADATA = ("url", "title", "timestamp", "lang")

@@ -21,7 +21,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encodi
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from pipeline.ingest.inputs import STREAM_ERRORS, iter_gzip_members
+from pipeline.formats.inputs import STREAM_ERRORS, iter_gzip_members
 
 WARC_MAGIC = b"WARC/"
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datatrove.data import Document
 
 from pipeline.errors import InputError
-from pipeline.ingest.inputs import Cut, read_all, read_head
+from pipeline.formats.inputs import Cut, read_all, read_head
 from pipeline.ingest.readers import CountingReader, Skip, relative_names
 from pipeline.ingest.textfiles import Line, line_records, parse_json
 

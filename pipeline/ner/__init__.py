@@ -3,7 +3,7 @@ entity-level micro precision / recall / F1 (seqeval, conlleval semantics: metric
 
 Rows (pipeline/apps/common.py): the pipeline's checkpoint fine-tuned as a token classifier
 (model.py), the same architecture from random weights (the floor), and spaCy's entity recognizer
-trained from scratch on the same sentences (baseline.py). Files: conll.py reads the column files,
+trained from scratch on the same sentences (baseline.py). Files: pipeline/formats/conll.py reads the column files,
 or the HF conll2003 layout (a .parquet file, a save_to_disk directory, `hub:` with LMPIPE_ONLINE=1).
 
 Outputs under paths.ner as every application lays them out (pipeline/apps/__init__.py); each
@@ -23,7 +23,7 @@ from pipeline.apps.common import FineTune, ModelRow, RowResult, Slice, check_row
 from pipeline.apps.files import recorded
 from pipeline.apps.hf import locate
 from pipeline.ner.baseline import SpacyConfig, fit_spacy
-from pipeline.ner.conll import OUTSIDE, Corpus, Sentence, check_labels, read_corpus
+from pipeline.formats.conll import OUTSIDE, Corpus, Sentence, check_labels, read_corpus
 from pipeline.ner.metrics import entity_scores
 from pipeline.ner.model import fit_tagger
 from pipeline.sources import data_root_path

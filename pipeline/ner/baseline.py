@@ -19,7 +19,7 @@ from spacy.training.iob_utils import biluo_tags_to_spans, biluo_to_iob, doc_to_b
 from spacy.util import fix_random_seed, minibatch
 from spacy.vocab import Vocab
 
-from pipeline.ner.conll import Sentence
+from pipeline.formats.conll import Sentence
 from pipeline.config import check_ranges
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from transformers import (AutoConfig, AutoModelForTokenClassification, DataColla
 from pipeline.apps.common import FineTune, ModelRow
 from pipeline.cost import transformer_flops
 from pipeline.finetune.models import load_tokenizer
-from pipeline.ner.conll import OUTSIDE, Sentence
+from pipeline.formats.conll import OUTSIDE, Sentence
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ Scores: the official SQuAD v1.1 exact match and F1 (x100), F1 primary. Each pred
 one evaluation question: id, input (the question, then the title and the context's start),
 reference (its gold answers) and prediction (the answer text).
 
-Files: squad.py (reading, answer checks, the split), model.py (span heads, windows, n-best
+Files: pipeline/formats/squad.py (reading, answer checks, the split), model.py (span heads, windows, n-best
 decoding), baseline.py (the lexical sliding window), metrics.py (the official EM/F1).
 Outputs (pipeline/apps/__init__.py): <qa>/<model>/predictions.jsonl, result.json, table.md,
 config.yaml, plots/qa.csv; metrics/qa.json is run()'s dict.
@@ -28,9 +28,10 @@ from pipeline.apps import common
 from pipeline.apps.common import FineTune, ModelRow, RowResult, Slice
 from pipeline.apps.files import recorded
 from pipeline.apps.hf import locate
-from pipeline.qa import baseline, model, squad
+from pipeline.formats import squad
+from pipeline.qa import baseline, model
 from pipeline.qa.metrics import evaluate
-from pipeline.qa.squad import Example
+from pipeline.formats.squad import Example
 from pipeline.sources import data_root_path
 from pipeline.config import check_ranges
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from pipeline.qa.squad import Example
+from pipeline.formats.squad import Example
 
 TOKEN = re.compile(r"\w+(?:[-'’.,]\w+)*|\S")
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {"did", "does"}

@@ -29,7 +29,7 @@ from pipeline.apps.common import FineTune
 from pipeline.cost import transformer_flops
 from pipeline.errors import InputError
 from pipeline.finetune.models import load_tokenizer
-from pipeline.qa.squad import Example
+from pipeline.formats.squad import Example
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import jinja2
 
 from pipeline import plots
 from pipeline.errors import InputError
-from pipeline.finetune.tasks import TASKS
+from pipeline.glue import TASKS
 
 TEMPLATES = Path(__file__).parent / "templates"
 PLOTS = {"funnel": "curate_funnel", "loss": "pretrain_loss", "glue": "glue",  # template slot -> plot name

@@ -33,7 +33,7 @@ import pipeline.models  # noqa: F401  registers lmpipe's own Transformer with th
 from pipeline.errors import InputError
 from pipeline.finetune.loaders import load_task
 from pipeline.finetune.models import check_checkpoint, load_tokenizer
-from pipeline.finetune.tasks import TASKS, Task
+from pipeline.glue import TASKS, Task
 from pipeline.finetune.train import tokenize
 
 # SST-2's labels are "0"/"1" in GLUE's files; 1 is positive (Socher et al. 2013, GLUE's README).

@@ -4,8 +4,8 @@ Rows: the pipeline's checkpoint as an encoder-decoder (Rothe et al. 2020 warm st
 decoder-only prompted generator (pipeline/apps/seq2seq_models.py says which variant a checkpoint
 gets), the same with random weights (the floor), and two extracts, lead-k turns and the longest
 turn (baselines.py). Trained on DialogSum train, scored on test against the best of its three
-references (metrics.py). Files: data.py (loader), baselines.py, metrics.py; outputs as every
-application stage (pipeline/apps/__init__.py) under paths.summarization.
+references (metrics.py). Files: baselines.py, metrics.py, and the loader pipeline/formats/dialogsum.py;
+outputs as every application stage (pipeline/apps/__init__.py) under paths.summarization.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from pipeline.apps.common import FineTune, RowResult, Slice
 from pipeline.apps.hf import locate
 from pipeline.apps.seq2seq import Decoding, Seq2seqData, Seq2seqRow, check_seq2seq_rows, fit_generate
 from pipeline.sources import data_root_path
-from pipeline.summarization import baselines, data
+from pipeline.formats import dialogsum
+from pipeline.summarization import baselines
 from pipeline.summarization.metrics import METRICS, rouge
 from pipeline.config import check_ranges
 
@@ -79,8 +80,8 @@ def run(cfg: Config) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     root = data_root_path(cfg.data_root)
-    train_file = data.load(locate(root, cfg.train_file), "summarization.train_file")
-    eval_file = data.load(locate(root, cfg.summarization_eval), "paths.summarization_eval")
+    train_file = dialogsum.load(locate(root, cfg.train_file), "summarization.train_file")
+    eval_file = dialogsum.load(locate(root, cfg.summarization_eval), "paths.summarization_eval")
     for name, loaded in (("train", train_file), ("eval", eval_file)):
         log.info("summarization %s: %d rows, %d kept, dropped %s", name, loaded.read, len(loaded.rows),
                  dict(loaded.dropped) or "none")

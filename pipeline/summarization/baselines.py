@@ -7,7 +7,7 @@ Turns keep their `#PersonN#:` tags: the references name the speakers the same wa
 """
 from __future__ import annotations
 
-from pipeline.summarization.data import Dialogue
+from pipeline.formats.dialogsum import Dialogue
 
 METHODS = ("lead", "longest_turn")
 

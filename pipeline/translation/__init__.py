@@ -5,7 +5,7 @@ decoder-only prompted generator (pipeline/apps/seq2seq_models.py says which vari
 gets), the same with random weights (the floor), and copying the source (baselines.py). Trained on
 Multi30K train, scored on test_2016_flickr: corpus BLEU and chrF with their signatures
 (metrics.py). The checkpoint's tokenizer is English-trained; each neural row records how it cuts
-the German references (tokens per word, unknown-token rate). Files: data.py (parallel loader),
+the German references (tokens per word, unknown-token rate). Files: pipeline/formats/multi30k.py (parallel loader),
 baselines.py, metrics.py; outputs as every application stage (pipeline/apps/__init__.py).
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pipeline.apps.hf import locate
 from pipeline.apps.seq2seq import Decoding, Seq2seqData, Seq2seqRow, check_seq2seq_rows, fit_generate
 from pipeline.finetune.models import load_tokenizer
 from pipeline.sources import data_root_path
-from pipeline.translation import baselines, data
+from pipeline.formats import multi30k
+from pipeline.translation import baselines
 from pipeline.translation.metrics import METRICS, score, tokenizer_stats
 from pipeline.config import check_ranges
 
@@ -49,7 +50,7 @@ class Config:
     train_target: str = f"{RAW}/train.de.gz"
     translation_eval: str = f"{RAW}/test_2016_flickr.en.gz"  # paths.translation_eval: curate decontaminates against it
     eval_target: str = f"{RAW}/test_2016_flickr.de.gz"
-    # Where a side is a dataset (parquet, save_to_disk, `hub:`; data.py) rather than a text
+    # Where a side is a dataset (parquet, save_to_disk, `hub:`; formats/multi30k.py) rather than a text
     # file: its column, as in bentrevett/multi30k
     source_column: str = "en"
     target_column: str = "de"
@@ -77,9 +78,9 @@ def run(cfg: Config) -> dict:
         torch.set_num_threads(cfg.threads)
     root = data_root_path(cfg.data_root)
     columns = (cfg.source_column, cfg.target_column)
-    train_file = data.load(locate(root, cfg.train_source), locate(root, cfg.train_target), "translation.train",
+    train_file = multi30k.load(locate(root, cfg.train_source), locate(root, cfg.train_target), "translation.train",
                            columns)
-    eval_file = data.load(locate(root, cfg.translation_eval), locate(root, cfg.eval_target), "translation.eval",
+    eval_file = multi30k.load(locate(root, cfg.translation_eval), locate(root, cfg.eval_target), "translation.eval",
                           columns)
     for name, loaded in (("train", train_file), ("eval", eval_file)):
         log.info("translation %s: %d pairs, %d kept, dropped %s", name, loaded.read, len(loaded.pairs),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from pipeline.ingest.schema import METADATA_COLUMNS
+from pipeline.schema import METADATA_COLUMNS
 
-COLUMNS = ["id", "text", *METADATA_COLUMNS]  # the docs contract (pipeline/ingest/schema.py)
+COLUMNS = ["id", "text", *METADATA_COLUMNS]  # the docs contract (pipeline/schema.py)
 CORPUS_COLUMNS = ["id", "content_hash"]
 SUITE = "curated_docs"  # the merged result's name; the two parts are <SUITE>_rows and _corpus
 # http(s), a host, then anything without whitespace

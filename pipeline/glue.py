@@ -1,4 +1,5 @@
-"""The GLUE tasks: one column mapping per task, for every source format.
+"""The GLUE tasks: one column mapping per task, for every source format. Outside the finetune
+stage package so that the model card (cards.py) and the report read it without importing that stage.
 
 Layouts follow GLUE's original TSV release (`download_glue_data.py`; see
 ../shared/data/README.md) and the `nyu-mll/glue` dataset on the Hugging Face hub. Labels are
