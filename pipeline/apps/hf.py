@@ -8,12 +8,11 @@ A data setting (e.g. `ner.train_file`) selects this loader when it names
     hub:<name>[:<config>][<split>]   the hub through `datasets`; only with LMPIPE_ONLINE=1
                               (e.g. hub:eriktks/conll2003[test], hub:google/xquad:xquad.en[validation])
 Paths are under data_root like the text files. Each application maps its hub dataset's column
-schema onto what its native loader returns (pipeline/formats/conll.py, pipeline/formats/squad.py, pipeline/formats/dialogsum.py,
-pipeline/formats/multi30k.py), so both layouts of the same content give the same examples.
+schema onto what its native loader returns (pipeline/formats/: conll.py, squad.py, dialogsum.py,
+multi30k.py), so both layouts of the same content give the same examples.
 
-`open_dataset(kind, location, ...)` opens parquet / disk / hub with the offline guard. GLUE's
-loaders (pipeline/finetune/loaders.py) still open the same three sources with code of their own:
-they should call this instead (a known near-copy, left for a later change).
+`open_dataset(kind, location, ...)` opens parquet / disk / hub with the offline guard; GLUE's
+loaders (pipeline/finetune/loaders.py) open the hub-schema copies of its tasks with it too.
 """
 from __future__ import annotations
 
