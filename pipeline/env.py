@@ -54,6 +54,10 @@ def configure_environment() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # A project-local Prefect home keeps its SQLite DB and profiles out of ~/.prefect.
     os.environ.setdefault("PREFECT_HOME", str(project_root() / ".prefect"))
+    # A flow run without PREFECT_API_URL starts an ephemeral server, and Prefect gives it 20 s.
+    # On 2 busy cores it took longer (a CI run: "Timed out while attempting to connect to
+    # ephemeral Prefect API server"; 13 s when idle), so allow 90.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # tldextract (used by datatrove's URL filter) fetches the public suffix list unless told not to.
     os.environ.setdefault("TLDEXTRACT_CACHE", str(project_root() / ".cache" / "tldextract"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
