@@ -1,14 +1,18 @@
 """Writing stage outputs so that a killed stage never leaves something that looks complete.
 
-A stage builds its output in `<out>.partial/` and renames it to `<out>` only when done. The
-partial directory is kept between runs, so steps that can resume (datatrove's completion
-markers, training checkpoints) pick up where they stopped.
+A stage builds its output in `<out>.partial/` and renames it to `<out>` only when done
+(`atomic_dir`). The partial directory is kept between runs, so steps that can resume pick up where
+they stopped: datatrove's completion markers (ingest, curate), the result of each finished unit
+(`reusable` / `save_result`: finetune's (model, task), an application's row). Pretraining resumes
+from its last checkpoint (pipeline/pretrain/checkpoint.py). tests/test_kill_resume.py kills
+stages with SIGKILL midway and checks that the rerun's outputs hash as an uninterrupted run's.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -20,23 +24,58 @@ import yaml
 from pipeline.config import resolve_path, to_dict
 from pipeline.env import project_root
 
+log = logging.getLogger(__name__)
+
 
 def partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
+RESUME_KEY = ".resume-key"  # inside <out>.partial: what the partial contents were made from
+
+
 @contextlib.contextmanager
-def atomic_dir(out: str | Path, resume: bool = True) -> Iterator[Path]:
-    """Yield a work directory that becomes `out` on success. `resume=False` starts it empty."""
+def atomic_dir(out: str | Path, resume: bool = True, key: str | None = None) -> Iterator[Path]:
+    """Yield a work directory that becomes `out` on success: the one resume mechanism of every
+    stage. A partial directory left by a killed run is kept when `resume` and, given `key` (a
+    fingerprint of everything its contents depend on), only when it was started under the same
+    key, so a changed config or input never mixes old work into a new output. Inside it, a stage
+    resumes at its own granularity: datatrove's completion markers (ingest, curate), one result
+    file per finished unit (a fine-tuning task, an application's row; `reusable`). `resume=False`
+    starts it empty, for stages with nothing worth keeping."""
     out = resolve_path(out)
     work = partial_path(out)
-    if work.exists() and not resume:
-        shutil.rmtree(work)
+    marker = work / RESUME_KEY
+    if work.exists():
+        same = key is None or (marker.exists() and marker.read_text() == key)
+        if resume and same:
+            log.info("%s: resuming the partial output of an interrupted run", work)
+        else:
+            log.info("%s: discarding the partial output of an interrupted run%s", work,
+                     "" if not resume else " (made from other settings or inputs)")
+            shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
+    if key is not None:
+        marker.write_text(key)
     yield work
+    marker.unlink(missing_ok=True)  # the output holds only what its inputs determine
     if out.exists():
         shutil.rmtree(out)
     os.replace(work, out)
+
+
+def reusable(done: Path, key: str) -> dict | None:
+    """The result a killed run saved at `done` (save_result) under the same `key`, else None."""
+    if done.exists():
+        saved = json.loads(done.read_text())
+        if saved.get("fingerprint") == key:
+            return saved["result"]
+    return None
+
+
+def save_result(done: Path, key: str, result: dict) -> None:
+    """Save a finished unit's result, its wall times left out (they go to TIMING, which DVC ignores)."""
+    write_json(done, {"fingerprint": key, "result": without_time(result)})
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -14,7 +14,7 @@ from datatrove.pipeline.filters import C4QualityFilter
 from datatrove.utils.word_tokenizers import load_word_tokenizer
 
 import pipeline  # noqa: F401  (offline environment)
-from pipeline import curate
+from pipeline import artifacts, curate
 from pipeline.config import build, load_params, stage_config, to_dict
 from pipeline.curate import check_badwords
 from pipeline.curate.config import recipe_for
@@ -216,7 +216,8 @@ def test_rerun_of_a_finished_partial_resumes_from_completion_markers(curated):
     tmp, cfg, metrics = curated
     out = tmp / "curated"
     partial = out.with_name("curated.partial")
-    out.rename(partial)  # as if the stage died after its last datatrove job
+    out.rename(partial)  # as if the stage died after its last datatrove job, under the same config
+    (partial / artifacts.RESUME_KEY).write_text(curate._fingerprint(cfg))
     markers = sorted(p.relative_to(partial) for p in (partial / "logs").glob("*/completions/*"))
     again = curate.run(cfg)
     assert again["steps"] == metrics["steps"]  # counts rebuilt from per-task stats on disk

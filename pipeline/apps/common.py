@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, save_config, times_of,
-                                weights_stamp, without_time, write_json, write_text_atomic)
+from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, reusable, save_config, save_result,
+                                times_of, weights_stamp, write_json, write_text_atomic)
 from pipeline.finetune.models import resolve_checkpoint
 from pipeline.config import check_ranges
 
@@ -173,9 +173,10 @@ def run_models(cfg: Any, *, title: str, out_dir: str, plot: str, model_path: str
         for row in rows:
             done = out / row.name / "result.json"
             key = _fingerprint(row, checkpoints[row.name], settings)
-            if done.exists() and json.loads(done.read_text()).get("fingerprint") == key:
+            saved = reusable(done, key)
+            if saved is not None:
                 log.info("%s/%s: reusing the result of an interrupted run", title, row.name)
-                models[row.name] = {**json.loads(done.read_text())["result"], **times.get(row.name, {})}
+                models[row.name] = {**saved, **times.get(row.name, {})}
                 continue
             log.info("%s: %s (%s)", title, row.name, row.kind)
             start = time.perf_counter()
@@ -195,7 +196,7 @@ def run_models(cfg: Any, *, title: str, out_dir: str, plot: str, model_path: str
                 **json.loads(json.dumps(result.extra, default=float))}
             # the cached result holds what the inputs determine; the wall time goes beside it, in
             # a file DVC ignores (.dvcignore), and to the metrics
-            write_json(done, {"fingerprint": key, "result": without_time(models[row.name])})
+            save_result(done, key, models[row.name])
             times[row.name] = times_of(models[row.name])
             write_json(out / TIMING, times)
             flops += result.flops

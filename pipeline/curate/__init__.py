@@ -135,12 +135,8 @@ def run(cfg: Config) -> dict:
         ensure_model(model)
 
     out = resolve_path(cfg.curated)
-    fingerprint = _fingerprint(cfg)
-    partial = artifacts.partial_path(out)
     # A partial run resumes only under the same config; otherwise its shards would be mixed in.
-    resume = (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fingerprint
-    with artifacts.atomic_dir(out, resume=resume) as work_dir:
-        (work_dir / "fingerprint").write_text(fingerprint)
+    with artifacts.atomic_dir(out, key=_fingerprint(cfg)) as work_dir:
         plan = recipe_module.build(cfg, docs, work_dir, work_dir / "work", eval_files)
         for warning in warnings:
             log.warning(warning)

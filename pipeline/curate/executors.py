@@ -90,7 +90,8 @@ def _run_jobs(cfg: ExecutorConfig, jobs: list[Job], logs: Path) -> dict[str, flo
     for job in jobs:
         executor = make_executor(cfg, job, logs, depends=None)
         start = time.perf_counter()
-        log.info("curate: job %s (%d tasks)", job.name, job.tasks)
+        done = job.tasks - len(executor.get_incomplete_ranks())  # by a killed run: they are skipped
+        log.info("curate: job %s (%d tasks%s)", job.name, job.tasks, f", {done} already complete" if done else "")
         executor.run()
         incomplete = executor.get_incomplete_ranks()
         if incomplete:

@@ -26,8 +26,8 @@ from typing import Any, Literal
 import torch
 
 from pipeline import cards
-from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, save_config, times_of,
-                                weights_stamp, without_time, write_json, write_text_atomic)
+from pipeline.artifacts import (TIMING, atomic_dir, fingerprint, portable, reusable, save_config, save_result,
+                                times_of, weights_stamp, write_json, write_text_atomic)
 from pipeline.config import build
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune import report_card
@@ -191,10 +191,10 @@ def run(cfg: Config) -> dict:
                 key = _fingerprint(spec, checkpoints[spec.name], hp, cfg)
                 save_to = (saved_model_path(out, spec.name, name)
                            if name in cfg.save_models and not spec.is_classical else None)
-                if (done.exists() and json.loads(done.read_text()).get("fingerprint") == key
-                        and (save_to is None or save_to.exists())):
+                saved = reusable(done, key)
+                if saved is not None and (save_to is None or save_to.exists()):
                     log.info("%s/%s: reusing the result of an interrupted run", spec.name, name)
-                    tasks[name] = {**json.loads(done.read_text())["result"], **times.get(name, {})}
+                    tasks[name] = {**saved, **times.get(name, {})}
                     continue
                 log.info("fine-tuning %s on %s (%d train examples)", spec.name, name, len(data[name]["train"]))
                 extra = ax_test if name == "mnli" else {}
@@ -202,7 +202,7 @@ def run(cfg: Config) -> dict:
                                         out / spec.name, cfg, extra, save_to)
                 # the cached result holds what its inputs determine; its wall time goes beside it,
                 # in a file DVC ignores (.dvcignore), and to the metrics
-                write_json(done, {"fingerprint": key, "result": without_time(tasks[name])})
+                save_result(done, key, tasks[name])
                 times[name] = times_of(tasks[name])
                 write_json(out / spec.name / TIMING, times)
                 flops += tasks[name]["flops"]

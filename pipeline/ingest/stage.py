@@ -22,7 +22,7 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import ParquetWriter
 
 from pipeline import sources as sourcelib
-from pipeline.artifacts import atomic_dir, partial_path, save_config
+from pipeline.artifacts import atomic_dir, save_config
 from pipeline.config import resolve_path, to_dict
 from pipeline.errors import InputError
 from pipeline.ingest.config import Config, Source
@@ -44,15 +44,11 @@ STATE_DIR = ".ingest"  # inside <docs>.partial: executor logs, completion marker
 def run(cfg: Config) -> dict:
     pipelines = [_source_pipeline(cfg, source) for source in cfg.sources]
     out = resolve_path(cfg.docs)
-    fingerprint = _fingerprint(cfg, pipelines)
-    marker = partial_path(out) / STATE_DIR / "fingerprint"
     # A run killed midway resumes from datatrove's completion markers, but only for the same
     # config, input files and code; anything else starts from scratch.
-    resume = marker.exists() and marker.read_text() == fingerprint
-    with atomic_dir(out, resume=resume) as work:
+    with atomic_dir(out, key=_fingerprint(cfg, pipelines)) as work:
         state = work / STATE_DIR
         state.mkdir(exist_ok=True)
-        (state / "fingerprint").write_text(fingerprint)
         writer = ParquetWriter(str(work), output_filename="${source}-${rank}.parquet", adapter=document_to_row,
                                schema=DOCS_SCHEMA, compression="zstd")
         LocalPipelineExecutor([IngestSources(pipelines, str(state / "reports")), writer],
