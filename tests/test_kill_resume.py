@@ -4,7 +4,8 @@ finishes with the same content as an uninterrupted run.
 On a copy of the tiny profile's `dvc repro` (tiny_repro), each stage's outputs are removed and the
 stage is started as `dvc repro` starts it (`python -m pipeline <stage>`, its own process group).
 When its partial directory shows it midway (a datatrove job's completion marker, a finished
-fine-tuning task), the whole group is killed. Then:
+fine-tuning task), the whole group is killed; where that moment is too short to catch, the stage
+kills itself with SIGKILL at a named function. Then:
   - the output path does not exist, and the partial directory does;
   - the rerun exits 0 and, where the stage resumes, says that it skipped the finished work;
   - `dvc commit` of the rerun records the same hash for every cached output as the
@@ -27,16 +28,21 @@ pytestmark = pytest.mark.slow
 
 # stage: (its outputs, removed before the run; the one the kill lands in, which must not exist
 # afterwards; what in its partial dir shows the stage midway; what the rerun logs when it resumes,
-# None where the stage restarts by design, having no resumable unit). The tokenizer is killed
-# while it encodes: its tokenizer/ is then already complete (renamed into place) and stays.
+# None where the stage restarts by design, having no resumable unit). "module:function": the
+# stage SIGKILLs itself on entering it, where a poll could miss the moment: the tokenizer encodes
+# the tiny corpus faster than a poll saw its partial dir (a CI run), and ingest's two tasks end
+# together, so it dies after datatrove and before collecting their reports. The tokenizer's
+# tokenizer/ is then already complete (renamed into place) and stays.
 MIDWAY = {
-    "ingest": (["data/docs"], "data/docs", "data/docs.partial/.ingest/logs/completions/*", "Skipping"),
+    "ingest": (["data/docs"], "data/docs", "pipeline.ingest.stage:collect_reports",
+               "already been completed"),
     "curate": (["data/curated"], "data/curated", "data/curated.partial/logs/*/completions/*",
                "already complete"),
-    "tokenizer": (["data/tokenizer", "data/tokens"], "data/tokens", "data/tokens.partial/*", None),
+    "tokenizer": (["data/tokenizer", "data/tokens"], "data/tokens", "pipeline.tokenizer.encode:encode_corpus", None),
     "finetune": (["data/finetune"], "data/finetune", "data/finetune.partial/pipeline/*.json",
                  "reusing the result"),
 }
+
 
 @pytest.fixture(scope="module")
 def repo(tiny_repro, tmp_path_factory) -> Path:
@@ -46,8 +52,21 @@ def repo(tiny_repro, tmp_path_factory) -> Path:
     return root
 
 
-def start(stage: str, root: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pipeline", stage], cwd=root, env=project_env(root),
+# `python -m pipeline <stage>`, killing itself with SIGKILL on entering module:function
+SELF_KILL = """import importlib, os, runpy, signal, sys
+module, function = sys.argv.pop(1).split(":")
+mod = importlib.import_module(module)
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+setattr(mod, function, killed)
+sys.argv[0] = "pipeline"
+runpy.run_module("pipeline", run_name="__main__", alter_sys=True)
+"""
+
+
+def start(stage: str, root: Path, kill_at: str | None = None) -> subprocess.Popen:
+    cmd = ["-c", SELF_KILL, kill_at, stage] if kill_at else ["-m", "pipeline", stage]
+    return subprocess.Popen([sys.executable, *cmd], cwd=root, env=project_env(root),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
@@ -73,7 +92,11 @@ def test_killed_midway_leaves_nothing_complete_and_resumes(repo, stage):
     for out in outs:
         shutil.rmtree(repo / out)
 
-    kill_when(start(stage, repo), repo, midway)
+    if ":" in midway:
+        proc = start(stage, repo, kill_at=midway)
+        assert proc.wait(timeout=300) == -signal.SIGKILL, f"{stage}: did not reach {midway}"
+    else:
+        kill_when(start(stage, repo), repo, midway)
     assert not (repo / killed).exists(), f"{stage}: {killed} exists after a kill midway"
     assert (repo / f"{killed}.partial").is_dir()
 
