@@ -8,7 +8,7 @@ import pytest
 from ingest_data import big_dump, dump_xml, page_xml, random_words, write_bz2
 
 from pipeline.ingest.config import Source
-from pipeline.formats.inputs import iter_decompressed
+from pipeline.formats.inputs import iter_decompressed, next_bz2_stream
 from pipeline.ingest.mediawiki import Page, iter_dump
 from pipeline.ingest.readers import WikipediaXmlReader
 from pipeline.ingest.stage import _preflight
@@ -125,3 +125,72 @@ def test_corrupt_bz2_block_keeps_pages_of_earlier_blocks(tmp_path):
     # cannot be counted: the error says so
     assert reader.errors[0].startswith(f"{path}: dump unreadable from uncompressed byte {readable} (inside a page)")
     assert "the rest of the file cannot be decompressed" in reader.errors[0]
+
+
+def multistream_dump(tmp_path, pages: int = 400, per_stream: int = 100):
+    """A dump laid out as Wikipedia's -multistream files are: the header and siteinfo in a stream
+    of their own, then `per_stream` pages a stream, then the closing tag. Returns the path and
+    each stream's compressed offset."""
+    rng = random.Random(0)
+    xml = dump_xml([])
+    header, footer = xml[: -len("</mediawiki>\n")], "</mediawiki>\n"
+    parts = [header] + ["".join(page_xml(i, f"Page {i}", random_words(rng, 200))
+                                for i in range(first, first + per_stream))
+                        for first in range(1, pages + 1, per_stream)] + [footer]
+    streams = [bz2.compress(part.encode()) for part in parts]
+    offsets = [sum(map(len, streams[:k])) for k in range(len(streams))]
+    return b"".join(streams), offsets
+
+
+def corrupt_at(data: bytes, at: int) -> bytes:
+    damaged = bytearray(data)
+    damaged[at:at + 20] = bytes(b ^ 0x5A for b in damaged[at:at + 20])
+    return bytes(damaged)
+
+
+def test_corrupt_stream_of_a_multistream_dump_counts_the_later_streams(tmp_path):
+    data, offsets = multistream_dump(tmp_path)
+    # the stream of pages 101-200 is corrupt in its middle
+    path = tmp_path / "enwiki-pages-articles-multistream.xml.bz2"
+    path.write_bytes(corrupt_at(data, (offsets[2] + offsets[3]) // 2))
+    reader = WikipediaXmlReader([path], source="w")
+    docs = read(reader)
+    assert [d.id for d in docs] == [f"w/{i}" for i in range(1, 101)]  # every page before the bad stream
+    # pages 201-400, in the two streams after it, are counted; the bad stream's own are unknown
+    assert reader.skipped == {"unreadable_after_error": 200}
+    assert reader.records_read == 300 and accounted(reader, docs)
+    assert len(reader.errors) == 1 and "\n" not in reader.errors[0]
+    error = reader.errors[0]
+    assert error.startswith(f"{path}: dump unreadable from uncompressed byte ") and "(between pages)" in error
+    assert f".bz2 stream at compressed byte {offsets[2]}: Invalid data stream" in error
+    assert "200 pages after it not read (unreadable_after_error)" in error
+    assert "1 corrupt bz2 stream passed over" in error
+    assert "the rest of the file cannot be decompressed" not in error
+
+
+def test_a_bad_byte_then_a_corrupt_stream_counts_past_both(tmp_path):
+    data, offsets = multistream_dump(tmp_path)
+    stream_of_page_50 = bz2.decompress(data[offsets[1]:offsets[2]])
+    bad = stream_of_page_50.index(b"<title>Page 50<")
+    damaged = bz2.compress(stream_of_page_50[:bad] + b"<\x01" + stream_of_page_50[bad + 2:])
+    shift = len(damaged) - (offsets[2] - offsets[1])
+    data = data[:offsets[1]] + damaged + data[offsets[2]:]
+    path = tmp_path / "dump.xml.bz2"
+    path.write_bytes(corrupt_at(data, (offsets[3] + offsets[4]) // 2 + shift))  # pages 201-300's stream
+    reader = WikipediaXmlReader([path], source="w")
+    docs = read(reader)
+    assert [d.id for d in docs] == [f"w/{i}" for i in range(1, 50)]
+    # page 50 is lost mid-page; 51-200 and 301-400 are counted past the bad byte and the bad stream
+    assert reader.skipped == {"truncated": 1, "unreadable_after_error": 250}
+    assert "1 corrupt bz2 stream passed over" in reader.errors[0]
+
+
+def test_next_bz2_stream_finds_each_header_and_none_after_the_last(tmp_path):
+    data, offsets = multistream_dump(tmp_path)
+    path = tmp_path / "d.xml.bz2"
+    path.write_bytes(data)
+    found, at = [], 0
+    while (at := next_bz2_stream(path, at)) is not None:
+        found.append(at)
+    assert found == offsets[1:]
+    assert next_bz2_stream(tmp_path / "d.xml.gz", 0) is None  # bz2 only

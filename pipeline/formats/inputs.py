@@ -9,13 +9,16 @@ cost as few records as possible.
 
 Common Crawl writes one gzip member per WARC record, so a corrupt member costs one record
 only if the reader restarts at the next member. gzip, warcio and FastWARC all stop at the
-first bad member, hence `iter_gzip_members`.
+first bad member, hence `iter_gzip_members`. Multistream bz2 files (Wikipedia's
+`-multistream` dumps: 100 pages a stream; pbzip2, lbzip2) resync the same way, at the next
+stream header (`next_bz2_stream`); a single-stream file has no byte-aligned point to resume at.
 """
 from __future__ import annotations
 
 import bz2
 import contextlib
 import lzma
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,6 +32,10 @@ from pipeline.errors import InputError
 STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
 COMPRESSED_SUFFIXES = (".bz2", ".gz", ".xz", ".zst", ".zip")
 GZIP_MAGIC = b"\x1f\x8b\x08"  # ID1, ID2, CM=deflate: the start of every gzip member
+# A bz2 stream starts "BZh", its block size (1-9 x 100 kB), then its first block's magic, the
+# BCD digits of pi 0x314159265359 ("1AY&SY"). 10 bytes: a chance match in compressed data is
+# ~1 in 10^23 per position, and one would fail to decompress and be skipped like a bad stream.
+BZ2_STREAM_HEADER = re.compile(rb"BZh[1-9]1AY&SY")
 READ_SIZE = 1 << 20
 # Input is fed to zlib in slices this small: each member leaves its unread rest in
 # `unused_data`, a copy, so big slices would copy the buffer once per (small) record.
@@ -71,32 +78,65 @@ def plain_name(path: str | Path) -> str:
     return name[: -len(suffix)] if suffix in COMPRESSED_SUFFIXES else name
 
 
-def iter_decompressed(path: str | Path, feed_size: int = FEED_SIZE) -> Iterator[bytes]:
-    """The file's bytes, decompressed by suffix (.bz2, .gz, .xz, .zst, .zip, else plain),
-    chunk by chunk; concatenated streams/members (bz2 multistream dumps, pbzip2, pigz) are
-    read on. A file cut short raises EOFError after yielding every byte that could be
-    decompressed. `feed_size` compressed bytes are decompressed at a time (small to read
-    just the head of a file)."""
+class CorruptStream(OSError):
+    """Compressed data that cannot be decompressed, in the stream (bz2) or member (gzip) that
+    starts at compressed byte `stream_offset` of the file."""
+
+    def __init__(self, message: str, stream_offset: int):
+        super().__init__(message)
+        self.stream_offset = stream_offset
+
+
+def iter_decompressed(path: str | Path, feed_size: int = FEED_SIZE, start: int = 0) -> Iterator[bytes]:
+    """The file's bytes from compressed byte `start` on, decompressed by suffix (.bz2, .gz,
+    .xz, .zst, .zip, else plain), chunk by chunk; concatenated streams/members (bz2 multistream
+    dumps, pbzip2, pigz) are read on. A file cut short raises EOFError after yielding every
+    byte that could be decompressed; corrupt data raises CorruptStream. `feed_size` compressed
+    bytes are decompressed at a time (small to read just the head of a file)."""
     suffix = Path(path).suffix
     if suffix == ".zip":
         yield from _iter_zip_member(path, feed_size)
         return
     new = DECOMPRESSORS.get(suffix)
     with open(path, "rb") as fh:
+        fh.seek(start)
         if new is None:
             yield from iter(lambda: fh.read(feed_size), b"")
             return
-        decomp, fed = new(), False
+        decomp, fed, stream_offset = new(), False, start
         for chunk in iter(lambda: fh.read(feed_size), b""):
             while chunk:
                 fed = True
-                if out := decomp.decompress(chunk):
+                try:
+                    out = decomp.decompress(chunk)
+                except (OSError, zlib.error, lzma.LZMAError) as exc:
+                    raise CorruptStream(f"{suffix} stream at compressed byte {stream_offset}: {exc}", stream_offset) from exc
+                if out:
                     yield out
                 chunk = b""
                 if decomp.eof:  # next stream of a multistream file, if any
                     chunk, decomp, fed = decomp.unused_data, new(), False
+                    stream_offset = fh.tell() - len(chunk)
         if fed:
             raise EOFError(f"compressed stream cut short ({suffix})")
+
+
+def next_bz2_stream(path: str | Path, after: int) -> int | None:
+    """The compressed offset of the first bz2 stream header after byte `after` of a .bz2
+    file, where reading resumes past a corrupt stream; None when there is none (a single-stream
+    file, the last stream, or another format)."""
+    if Path(path).suffix != ".bz2":
+        return None
+    overlap = len(b"BZh91AY&SY") - 1
+    with open(path, "rb") as fh:
+        fh.seek(after + 1)
+        base, carry = after + 1, b""
+        for chunk in iter(lambda: fh.read(READ_SIZE), b""):
+            if match := BZ2_STREAM_HEADER.search(carry + chunk):
+                return base - len(carry) + match.start()
+            base += len(chunk)
+            carry = chunk[-overlap:]
+    return None
 
 
 def _iter_zip_member(path: str | Path, feed_size: int) -> Iterator[bytes]:

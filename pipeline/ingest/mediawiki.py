@@ -6,7 +6,9 @@ encoding from the XML declaration / BOM, so UTF-16 dumps need nothing special.
 
 A dump that stops being readable (cut short, a bad byte, a corrupt compressed block) ends in a
 Broken: every page completed before the error has been yielded, and the <page> tags in the
-bytes after it are counted, since an XML parser cannot resume after an error.
+bytes after it are counted, since an XML parser cannot resume after an error. Past a corrupt
+stream of a multistream .bz2 (Wikipedia's `-multistream` dumps) the counting resumes at the next
+stream header; only the rest of the bad stream itself (at most 100 pages there) is unknown.
 
 The XML's siteinfo names each namespace by its local name only ("Fails", "Kategoreja"), not
 by its aliases (Phabricator T64109); Wikimedia publishes those beside each dump, in
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from pipeline.formats.inputs import STREAM_ERRORS, iter_decompressed, read_all
+from pipeline.formats.inputs import STREAM_ERRORS, CorruptStream, iter_decompressed, next_bz2_stream, read_all
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PAGE_START = b"<page>"  # in a dump's bytes only as the tag: page text has it escaped (&lt;page&gt;)
@@ -88,6 +90,7 @@ class Broken:
     message: str  # one line
     pages_after: int = 0  # pages starting after the error, found in the bytes that follow
     rest_unreadable: bool = False  # the bytes after it cannot be decompressed: their pages are unknown
+    streams_skipped: int = 0  # corrupt bz2 streams passed over to count the pages of later ones
 
 
 def _local(tag: str) -> str:
@@ -235,17 +238,34 @@ class _Recent:
         return start + pos + len(before.encode("utf-8", "surrogateescape"))
 
 
-def _pages_in(chunks: Iterable[bytes], carry: bytes) -> tuple[int, Exception | None]:
+def _pages_in(path: str | Path, chunks: Iterable[bytes], carry: bytes,
+              corrupt: CorruptStream | None = None) -> tuple[int, int, Exception | None]:
     """The <page> tags in `chunks` (the rest of the dump; `carry`: the bytes just before, for
-    a tag split between chunks), and the error that stopped decompressing them, if any."""
-    count, keep = 0, len(PAGE_START) - 1
-    try:
-        for chunk in chunks:
-            count += chunk.count(PAGE_START) + (carry + chunk[:keep]).count(PAGE_START)
-            carry = (carry + chunk[-keep:])[-keep:]
-    except STREAM_ERRORS as exc:
-        return count, exc
-    return count, None
+    a tag split between chunks), then in each later bz2 stream past a corrupt one (`corrupt`:
+    one already met): (pages, corrupt streams passed over, the error that stopped the count,
+    None at the end of the file)."""
+    count, skipped, keep = 0, 0, len(PAGE_START) - 1
+    while True:
+        if corrupt is not None:  # resume at the next stream, if there is one
+            resume = next_bz2_stream(path, corrupt.stream_offset)
+            if resume is None:
+                return count, skipped, corrupt
+            chunks, carry, skipped, corrupt = iter_decompressed(path, start=resume), b"", skipped + 1, None
+        try:
+            for chunk in chunks:
+                count += chunk.count(PAGE_START) + (carry + chunk[:keep]).count(PAGE_START)
+                carry = (carry + chunk[-keep:])[-keep:]
+            return count, skipped, None
+        except CorruptStream as exc:
+            corrupt = exc
+        except STREAM_ERRORS as exc:
+            return count, skipped, exc
+
+
+def _rest_unreadable(error: Exception | None) -> bool:
+    """Whether the count of later pages stopped at data that cannot be decompressed (a cut
+    short file, EOFError, ends in its last stream: nothing is unknown after it)."""
+    return error is not None and not isinstance(error, EOFError)
 
 
 def _message(exc: Exception) -> str:
@@ -268,18 +288,23 @@ def iter_dump(path: str | Path, aliases: dict[int, list[str]] | None = None) -> 
             except etree.XMLSyntaxError as exc:  # corrupt XML: a bad byte, a garbled tag
                 # The events before the error are still queued: the pages they complete are whole.
                 yield from events.read(parser)
-                yield _syntax_error(exc, events, recent, chunks, started)
+                yield _syntax_error(path, exc, events, recent, chunks, started)
                 return
             yield from events.read(parser)
         parser.close()
     except etree.XMLSyntaxError as exc:  # from close(): the XML ends early
         yield Broken(recent.end, events.in_page, _message(exc))
-    except STREAM_ERRORS as exc:  # cut short (EOFError: nothing follows) or corrupt compressed data
-        yield Broken(recent.end, events.in_page, _message(exc), rest_unreadable=not isinstance(exc, EOFError))
+    except CorruptStream as exc:  # corrupt compressed data: count the pages of any later stream
+        found, skipped, error = _pages_in(path, (), b"", corrupt=exc)
+        message = _message(exc) + (f" (then {_message(error)})" if error not in (None, exc) else "")
+        yield Broken(recent.end, events.in_page, message, found, rest_unreadable=_rest_unreadable(error),
+                     streams_skipped=skipped)
+    except STREAM_ERRORS as exc:  # cut short (EOFError: nothing follows)
+        yield Broken(recent.end, events.in_page, _message(exc), rest_unreadable=_rest_unreadable(exc))
 
 
-def _syntax_error(exc: etree.XMLSyntaxError, events: _Events, recent: _Recent, chunks: Iterator[bytes],
-                  started: int) -> Broken:
+def _syntax_error(path: str | Path, exc: etree.XMLSyntaxError, events: _Events, recent: _Recent,
+                  chunks: Iterator[bytes], started: int) -> Broken:
     """A Broken for a parse error in the last chunk fed. The pages after it are counted from
     the <page> tags in the rest of the file, less those whose start the parser already saw in
     this chunk (the page with the error among them). Not for a file that is no dump at all:
@@ -290,7 +315,7 @@ def _syntax_error(exc: etree.XMLSyntaxError, events: _Events, recent: _Recent, c
     if events.site is None and not events.pages_started:
         return Broken(offset, events.in_page, _message(exc))
     before = recent.chunks[-2][2][-(len(PAGE_START) - 1):] if len(recent.chunks) > 1 else b""
-    found, error = _pages_in(itertools.chain([chunk], chunks), before)
+    found, skipped, error = _pages_in(path, itertools.chain([chunk], chunks), before)
     message = _message(exc) + (f" (then {_message(error)})" if error else "")
     return Broken(offset, events.in_page, message, found - (events.pages_started - started),
-                  rest_unreadable=error is not None and not isinstance(error, EOFError))
+                  rest_unreadable=_rest_unreadable(error), streams_skipped=skipped)

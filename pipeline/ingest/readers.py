@@ -162,8 +162,8 @@ class WikipediaXmlReader(CountingReader):
     Skips, by reason: non_article_namespace (ns != 0), redirect, non_wikitext (content
     model), disambiguation, empty_text, and `truncated` for a page cut off where the dump
     stops being readable (a .bz2 or XML cut short, a bad byte, a corrupt block); the pages
-    before it are kept, those found after it are `unreadable_after_error`, and the offset is
-    in `errors`. lang comes from the dump's siteinfo (else the root's xml:lang) unless given;
+    before it are kept, those found after it are `unreadable_after_error` (past a corrupt
+    stream of a multistream .bz2, from the next stream on), and the offset is in `errors`. lang comes from the dump's siteinfo (else the root's xml:lang) unless given;
     exports older than schema 0.6 (no <ns>) get each page's namespace from its title prefix.
     Namespace aliases come from the siteinfo-namespaces JSON beside the dump when there is one
     (an unreadable one is an error in `errors`; the dump is read with its XML names alone).
@@ -197,6 +197,9 @@ class WikipediaXmlReader(CountingReader):
         where = "inside a page" if item.in_page else "between pages"
         after = (f", {item.pages_after} pages after it not read (unreadable_after_error)" if item.pages_after
                  else "")
+        if item.streams_skipped:
+            after += (f", counted from the next stream on: {item.streams_skipped} corrupt bz2 stream"
+                      f"{'s' if item.streams_skipped > 1 else ''} passed over (the rest of their pages not counted)")
         if item.rest_unreadable:
             after += ", the rest of the file cannot be decompressed (its pages are not counted)"
         yield Skip("truncated" if item.in_page else None,
