@@ -128,6 +128,15 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def stage_key(cfg: Any, inputs: list[Path], code_dirs: list[Path]) -> str:
+    """The key a stage's partial output resumes under (`atomic_dir(key=...)`): its resolved
+    config, each input file's path, size and mtime (stat, not content: a multi-GB dump is not
+    read twice), and the source files of its packages. A change to any of them starts clean."""
+    stamps = sorted((portable(p), p.stat().st_size, p.stat().st_mtime_ns) for p in map(Path, inputs))
+    code = hashlib.sha256(b"".join(f.read_bytes() for d in code_dirs for f in sorted(d.glob("*.py")))).hexdigest()
+    return fingerprint(to_dict(cfg), stamps, code)
+
+
 # Wall times recorded inside an output directory go to files of this name, which .dvcignore
 # excludes from the output's hash: they vary from run to run, what the inputs determine does not.
 TIMING = "timing.json"

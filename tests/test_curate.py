@@ -217,7 +217,7 @@ def test_rerun_of_a_finished_partial_resumes_from_completion_markers(curated):
     out = tmp / "curated"
     partial = out.with_name("curated.partial")
     out.rename(partial)  # as if the stage died after its last datatrove job, under the same config
-    (partial / artifacts.RESUME_KEY).write_text(curate._fingerprint(cfg))
+    (partial / artifacts.RESUME_KEY).write_text(curate.resume_key(cfg))
     markers = sorted(p.relative_to(partial) for p in (partial / "logs").glob("*/completions/*"))
     again = curate.run(cfg)
     assert again["steps"] == metrics["steps"]  # counts rebuilt from per-task stats on disk

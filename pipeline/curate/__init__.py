@@ -12,7 +12,6 @@ plus metrics/curate.json (the funnel) and plots/curate_funnel.csv.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -22,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import artifacts
-from pipeline.config import resolve_path, to_dict
+from pipeline.config import resolve_path
 from pipeline.curate import executors, funnel
 from pipeline.curate import recipe as recipe_module
 from pipeline.curate.config import Config, recipe_for
@@ -121,8 +120,10 @@ def decont_files(cfg: Config) -> list[tuple[str, Path]]:
     return files
 
 
-def _fingerprint(cfg: Config) -> str:
-    return hashlib.sha1(json.dumps(to_dict(cfg), sort_keys=True, default=str).encode()).hexdigest()
+def resume_key(cfg: Config) -> str:
+    """A partial run resumes only under the same config, documents and code; otherwise shards
+    made from something else would be mixed in."""
+    return artifacts.stage_key(cfg, sorted(resolve_path(cfg.docs).glob("*.parquet")), [Path(__file__).parent])
 
 
 def run(cfg: Config) -> dict:
@@ -135,8 +136,7 @@ def run(cfg: Config) -> dict:
         ensure_model(model)
 
     out = resolve_path(cfg.curated)
-    # A partial run resumes only under the same config; otherwise its shards would be mixed in.
-    with artifacts.atomic_dir(out, key=_fingerprint(cfg)) as work_dir:
+    with artifacts.atomic_dir(out, key=resume_key(cfg)) as work_dir:
         plan = recipe_module.build(cfg, docs, work_dir, work_dir / "work", eval_files)
         for warning in warnings:
             log.warning(warning)

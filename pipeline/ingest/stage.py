@@ -11,8 +11,6 @@ byte offset in `errors`: a dump or WARC cut short (`truncated`), a corrupt gzip 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -22,8 +20,8 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.writers import ParquetWriter
 
 from pipeline import sources as sourcelib
-from pipeline.artifacts import atomic_dir, save_config
-from pipeline.config import resolve_path, to_dict
+from pipeline.artifacts import atomic_dir, save_config, stage_key
+from pipeline.config import resolve_path
 from pipeline.errors import InputError
 from pipeline.ingest.config import Config, Source
 from pipeline.ingest.extractors import make_extractor
@@ -38,6 +36,7 @@ from pipeline.ingest.step import IngestSources, SourcePipeline
 from pipeline.ingest.warc import Unreadable, iter_warc
 
 log = logging.getLogger(__name__)
+HERE = Path(__file__).parent  # this package, and with pipeline/formats the code a resume key covers
 STATE_DIR = ".ingest"  # inside <docs>.partial: executor logs, completion markers, task reports
 
 
@@ -46,7 +45,8 @@ def run(cfg: Config) -> dict:
     out = resolve_path(cfg.docs)
     # A run killed midway resumes from datatrove's completion markers, but only for the same
     # config, input files and code; anything else starts from scratch.
-    with atomic_dir(out, key=_fingerprint(cfg, pipelines)) as work:
+    inputs = [Path(path) for pipeline in pipelines for path in pipeline.reader.files]
+    with atomic_dir(out, key=stage_key(cfg, inputs, [HERE, HERE.parent / "formats"])) as work:
         state = work / STATE_DIR
         state.mkdir(exist_ok=True)
         writer = ParquetWriter(str(work), output_filename="${source}-${rank}.parquet", adapter=document_to_row,
@@ -131,12 +131,3 @@ def _preflight(source: Source, path: Path) -> None:
         raise InputError(f"{path}: not a readable {kind} ({source.name} is kind {source.kind}): {why}")
 
 
-def _fingerprint(cfg: Config, pipelines: list[SourcePipeline]) -> str:
-    digest = hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode())
-    for pipeline in pipelines:
-        for path in pipeline.reader.files:
-            stat = Path(path).stat()
-            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    for code in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(code.read_bytes())
-    return digest.hexdigest()
