@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.apps.common import FineTune, ModelRow
 from pipeline.apps.files import recorded
-from pipeline.apps.hf import open_dataset
+from pipeline.apps.hf import Spec, open_dataset
 from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.ner import Config as NerConfig
@@ -79,7 +79,7 @@ def test_the_hub_needs_lmpipe_online(monkeypatch):
         read_corpus("hub:eriktks/conll2003[train]", "ner.train_file")
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match=r"^qa.train_file: hub:google/xquad:xquad.en\[validation\]: the hub"):
-        open_dataset("hub", "google/xquad", config="xquad.en", split="validation", what="qa.train_file")
+        open_dataset(Spec("hub", "google/xquad", "validation", "xquad.en"), "qa.train_file")
 
 
 SQUAD_ROWS = [  # the HF `squad` schema; q1's first answer_start is off by two, realigned as in JSON

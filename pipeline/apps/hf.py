@@ -11,7 +11,7 @@ Paths are under data_root like the text files. Each application maps its hub dat
 schema onto what its native loader returns (pipeline/formats/: conll.py, squad.py, dialogsum.py,
 multi30k.py), so both layouts of the same content give the same examples.
 
-`open_dataset(kind, location, ...)` opens parquet / disk / hub with the offline guard; GLUE's
+`open_dataset(spec, what)` opens parquet / disk / hub with the offline guard; GLUE's
 loaders (pipeline/finetune/loaders.py) open the hub-schema copies of its tasks with it too.
 """
 from __future__ import annotations
@@ -65,14 +65,13 @@ def spec_of(location: str | Path) -> Spec | None:
     return None
 
 
-def open_dataset(kind: Kind, location: str | Path, *, split: str | None = None, config: str | None = None,
-                 what: str):
-    """The `datasets.Dataset` at `location`; `what` (the setting, e.g. 'ner.train_file') names it in
-    errors. Missing or unreadable data is a one-line InputError; the hub without LMPIPE_ONLINE=1
-    a ConfigError."""
+def open_dataset(spec: Spec, what: str):
+    """The `datasets.Dataset` that `spec` names; `what` (the setting, e.g. 'ner.train_file') names
+    it in errors. Missing or unreadable data is a one-line InputError; the hub without
+    LMPIPE_ONLINE=1 a ConfigError."""
     import datasets  # only where a dataset layout is used: the text loaders do without it
 
-    where = str(Spec(kind, str(location), split, config))
+    kind, location, split, config, where = spec.kind, spec.location, spec.split, spec.config, str(spec)
     if kind == "hub" and not network_configured():
         raise ConfigError(f"{what}: {where}: the hub needs a network (set LMPIPE_ONLINE=1) or a local "
                           f"copy (parquet or save_to_disk)")
@@ -117,7 +116,7 @@ def load_rows(location: str | Path, what: str, columns: tuple[str, ...]):
     spec = spec_of(location)
     if spec is None:
         return None
-    ds = open_dataset(spec.kind, spec.location, split=spec.split, config=spec.config, what=what)
+    ds = open_dataset(spec, what)
     missing = [c for c in columns if c not in ds.column_names]
     if missing:
         raise InputError(f"{spec}: {what}: missing column(s) {missing} (has: {ds.column_names})")

@@ -59,8 +59,7 @@ def load_task(task: Task, root: Path | None, source: str, splits: tuple[str, ...
             spec = Spec("disk", str(root / task.name), split)
         else:
             spec = Spec("parquet", str(root / task.name / f"{split}-*.parquet"))
-        ds = open_dataset(spec.kind, spec.location, split=spec.split, config=spec.config,
-                          what=f"finetune.source={source} ({task.name})")
+        ds = open_dataset(spec, f"finetune.source={source} ({task.name})")
         out[s] = _from_hub_split(task, ds, str(spec), s)
     return out
 
