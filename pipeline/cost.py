@@ -7,6 +7,11 @@ except the FLOPs, which only the stage knows (it returns them as metrics["flops"
 - cpu_time_s: user + system CPU seconds of this process and its descendants within the stage
   (getrusage RUSAGE_SELF + RUSAGE_CHILDREN, plus the descendants still running: ingest's and
   curate's datatrove workers run under a forkserver); torch's intra-op threads are this process.
+- peak_rss_mb: the largest resident memory of this process or of any child it waited for
+  (getrusage ru_maxrss, SELF and CHILDREN): the stage's peak, since each stage runs in a process
+  of its own under `dvc repro` (in one process, as in tests, it is the peak of the process so far).
+  datatrove's pool workers outlive the stage in their forkserver, so ingest's and curate's
+  figure is the main process's.
 - gpu_time_s: device-seconds. The rule: a stage that initialised CUDA (torch) holds its device
   until the process ends, busy or not, so it is charged its wall time for that one device; a
   stage that never initialised CUDA is charged 0.0, and on a CPU-only machine every stage is.
@@ -83,13 +88,19 @@ class Usage:
     energy_kwh: float | None = None
     co2e_kg: float | None = None
     energy_method: str = "not measured"
+    peak_rss_mb: float = 0.0
 
     def figures(self, flops: float | None) -> dict:
         # ms: fetch and report take a few
         return {"wall_time_s": round(self.wall_time_s, 3), "cpu_time_s": round(self.cpu_time_s, 3),
-                "gpu_time_s": round(self.gpu_time_s, 3), "flops": flops, "energy_kwh": self.energy_kwh,
+                "gpu_time_s": round(self.gpu_time_s, 3), "peak_rss_mb": round(self.peak_rss_mb, 1), "flops": flops, "energy_kwh": self.energy_kwh,
                 "co2e_kg": self.co2e_kg, "energy_method": self.energy_method,
                 "country_iso_code": self.cfg.country_iso_code}
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def _cpu_seconds() -> float:
@@ -190,6 +201,7 @@ def track(cfg: Config) -> Iterator[Usage]:
         usage.wall_time_s = time.perf_counter() - start
         usage.cpu_time_s = _cpu_seconds() - cpu0
         usage.gpu_time_s = usage.wall_time_s if _cuda_in_use() else 0.0
+        usage.peak_rss_mb = _peak_rss_mb()
         if tracker is not None:
             usage.energy_kwh, usage.co2e_kg, usage.energy_method = _stop(tracker, cfg)
 

@@ -13,6 +13,7 @@ import pytest
 
 from pipeline import cost, stages
 from pipeline.config import cost_config, load_params
+from pipeline.env import PACKAGE_DIR
 from pipeline.errors import ConfigError
 from pipeline.runner import run_stage
 
@@ -48,6 +49,18 @@ def test_cpu_time_counts_child_processes():
         subprocess.run([sys.executable, "-c", "import time\nend = time.process_time() + 0.5\n"
                         "while time.process_time() < end: pass"], check=True)
     assert usage.cpu_time_s >= 0.5  # the child's, which this process only waited for
+
+
+def test_peak_rss_counts_a_child_that_held_more_than_this_process():
+    # in a fresh process: pytest's own children and peak would hide the figure being tested
+    child = "b = bytearray(600 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1"  # 600 MB, resident
+    script = ("import subprocess, sys\nfrom pipeline import cost\n"
+              "with cost.track(cost.Config()) as usage:\n"
+              f"    subprocess.run([sys.executable, '-c', {child!r}], check=True)\n"
+              "print(usage.figures(flops=None)['peak_rss_mb'])")
+    peak = float(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
+                                cwd=PACKAGE_DIR.parent).stdout.split()[-1])
+    assert 600 <= peak < 800  # the child's, not this process's ~100-300 MB
 
 
 def test_cpu_time_counts_forkserver_pool_workers():
@@ -92,7 +105,6 @@ def test_cost_must_be_a_mapping():
 
 
 def test_the_shipped_params_have_a_cost_section():
-    from pipeline.env import PACKAGE_DIR
 
     assert cost_config(load_params(PACKAGE_DIR.parent / "params.yaml")).country_iso_code == "USA"
 
