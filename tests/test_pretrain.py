@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -241,7 +242,7 @@ def _train(cfg: Config, stream, steps: int, vocab: int = 1000, ckpt_dir=None):
     trainer = Trainer(cfg, Dist(), build_model(cfg, vocab, sp), data, data, ckpt_dir, 1.0, 0.0)
     trainer.losses = []
     for _ in range(steps):
-        trainer.losses.append(trainer.train_step()[0])
+        trainer.losses.append(trainer.read_back([trainer.train_step()])[0][0])
         trainer.step += 1
     return trainer
 
@@ -275,6 +276,53 @@ def test_default_mlm_losses_unchanged():
     before = [6.922179, 6.90666, 6.919235, 6.915227, 6.933559, 6.908057]
     assert trainer.losses == pytest.approx(before, rel=1e-5, abs=0)
     assert trainer.evaluate() == pytest.approx({"val_loss": 6.863862562344561, "val_ppl": 957.0566282186224}, rel=1e-5)
+
+
+READ_BACKS = ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__", "__index__")
+
+
+@pytest.mark.parametrize("family", ["modernbert", "lmpipe"])
+def test_train_steps_read_nothing_back_between_log_steps(monkeypatch, tmp_path, family):
+    """Issue 16: on a GPU each read-back (float(loss), int(count), isfinite) makes the host wait
+    for the device. Every Tensor-to-Python conversion that pipeline code makes is recorded while
+    fit() runs 7 steps at log_every 5: none may come from a train step (the host-side batch
+    building, on host tensors, excepted), and the one read_back runs at steps 5 and 7 only."""
+    from pipeline.pretrain import trainer as trainer_module
+
+    cfg = Config(arch=Arch(family=family, hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32,
+                 batch_size=8, grad_accum=2, max_steps=7, warmup_steps=2, precision="fp32", log_every=5,
+                 eval_every=100, checkpoint_every=100, keep_checkpoints=1)
+    trainer = _train(cfg, FakeStream(64, window_length(cfg)[0]), 0, ckpt_dir=tmp_path)
+    where = {"in": None}
+    seen: list[tuple[str | None, str]] = []  # (the Trainer method running, the converting function)
+    for name in READ_BACKS:
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original, **kwargs):
+            caller = sys._getframe(1).f_code
+            if "/pipeline/" in caller.co_filename:
+                seen.append((where["in"], caller.co_name))
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counting)
+
+    def marked(method):
+        def run(*args, **kwargs):
+            outer, where["in"] = where["in"], method.__name__
+            try:
+                return method(*args, **kwargs)
+            finally:
+                where["in"] = outer
+        return run
+    for method in ("train_step", "micro_batches", "read_back", "evaluate", "save_checkpoint"):
+        monkeypatch.setattr(trainer, method, marked(getattr(trainer, method)))
+    steps_read = []
+    read_back = trainer.read_back
+    monkeypatch.setattr(trainer, "read_back", lambda figures: steps_read.append(trainer.step) or read_back(figures))
+    trainer.fit()
+    assert not [s for s in seen if s[0] == "train_step"], seen
+    assert steps_read == [5, 7]
+    assert [step for step, _, _ in trainer.history.train] == list(range(1, 8))
+    assert {s[0] for s in seen} <= {"micro_batches", "read_back", "evaluate", "save_checkpoint"}
 
 
 @pytest.mark.parametrize("rate", [0.15, 0.4])
@@ -356,7 +404,7 @@ def test_electra_resumes_bit_for_bit(tmp_path):
 
     second.resume(checkpoint.latest(tmp_path))
     for _ in range(4):
-        second.losses.append(second.train_step()[0])
+        second.losses.append(second.read_back([second.train_step()])[0][0])
         second.step += 1
     assert first.losses + second.losses == straight
 

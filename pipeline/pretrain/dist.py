@@ -33,6 +33,22 @@ class Dist:
             tdist.all_reduce(t)
         return t.cpu().tolist()
 
+    def sum_counts(self, counts: dict[str, int]) -> dict[str, float | torch.Tensor]:
+        """Each count summed over processes: the host's own numbers when alone; else float32
+        device scalars (exact below 2^24, far above a step's tokens) from an all-reduce that the
+        host does not wait for: the copy is from pinned memory on a GPU."""
+        if self.world == 1:
+            return {k: float(v) for k, v in counts.items()}
+        t = torch.tensor(list(counts.values()), dtype=torch.float32)
+        t = t.pin_memory() if self.device.type == "cuda" else t
+        return dict(zip(counts, self.all_sum(t.to(self.device, non_blocking=True)).unbind()))
+
+    def all_sum(self, t: torch.Tensor) -> torch.Tensor:
+        """`t` summed over processes, on its device, without a host sync."""
+        if self.world > 1:
+            tdist.all_reduce(t)
+        return t
+
     def gather(self, obj) -> list:
         if self.world == 1:
             return [obj]

@@ -18,6 +18,7 @@ from pipeline.pretrain.loss import counts, headline, loss_sums, val_metrics, wei
 from pipeline.pretrain.optim import build_optimizer, build_scheduler
 
 log = logging.getLogger(__name__)
+GRAD_NORM = "grad_norm"  # beside the loss terms in train_step's figures
 
 
 @dataclass
@@ -75,21 +76,26 @@ class Trainer:
         log.info("resumed from %s (step %d)", path, self.step)
 
     # ------------------------------------------------------------------ steps
-    def micro_batches(self, step: int) -> list[dict[str, torch.Tensor]]:
-        """This process's share of the step's global batch, as grad_accum micro-batches."""
+    def micro_batches(self, step: int) -> tuple[list[dict[str, torch.Tensor]], dict[str, int]]:
+        """This process's share of the step's global batch, as grad_accum micro-batches on the
+        device, and the share's counts (loss.counts), taken from the host tensors before the copy:
+        counting on the device would make the host wait for it."""
         base, per_micro = step * self.cfg.batch_size, self.cfg.batch_size // self.cfg.grad_accum
-        out = []
+        out, mine = [], {}
         for m in range(self.cfg.grad_accum):
             first = base + m * per_micro + self.d.rank * self.micro
             batch = self.train_data.batch(list(range(first, first + self.micro)))
+            for k, c in counts(batch).items():
+                mine[k] = mine.get(k, 0) + c
             out.append({k: v.to(self.d.device, non_blocking=True) for k, v in batch.items()})
-        return out
+        return out, mine
 
-    def train_step(self) -> tuple[float, float, dict[str, float]]:
-        """One optimizer step; returns (headline loss, grad norm, each term's mean over the step)."""
-        micro = self.micro_batches(self.step)
-        names = list(counts(micro[0]))
-        n = dict(zip(names, self.d.sum(*(sum(counts(b)[k] for b in micro) for k in names))))
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One optimizer step. Nothing is read back from the device: it returns each term's mean
+        over the step and the grad norm as device scalars, for `read_back` at the next log step,
+        so a GPU never idles while the host waits for a loss it does not need yet."""
+        micro, mine = self.micro_batches(self.step)
+        n = self.d.sum_counts(mine)
         w = weights(self.cfg)
         totals: dict[str, torch.Tensor] = {}
         for i, batch in enumerate(micro):
@@ -107,8 +113,22 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        means = {k: s / n[k] for k, s in zip(totals, self.d.sum(*(float(v) for v in totals.values())))}
-        return headline(means, self.cfg), float(grad_norm), means
+        # float64, as the means were when they were Python floats: the logged losses stay the same
+        summed = self.d.all_sum(torch.stack([totals[k].double() for k in totals]))
+        return {**{k: summed[j] / n[k] for j, k in enumerate(totals)}, GRAD_NORM: grad_norm.detach()}
+
+    def read_back(self, steps: list[dict[str, torch.Tensor]]) -> list[tuple[float, float, dict[str, float]]]:
+        """The figures of `steps` (train_step's results) in one device-to-host copy: (headline
+        loss, grad norm, each term's mean) per step."""
+        if not steps:
+            return []
+        names = list(steps[0])
+        rows = torch.stack([torch.stack([f[k].double() for k in names]) for f in steps]).tolist()
+        out = []
+        for row in rows:
+            means = {k: v for k, v in zip(names, row) if k != GRAD_NORM}
+            out.append((headline(means, self.cfg), row[names.index(GRAD_NORM)], means))
+        return out
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -121,11 +141,12 @@ class Trainer:
         sums: dict[str, float] = {}
         n_by: dict[str, int] = {}
         for i in range(0, len(mine), self.micro):
-            batch = {k: v.to(self.d.device) for k, v in self.val_data.batch(mine[i:i + self.micro]).items()}
+            host = self.val_data.batch(mine[i:i + self.micro])
+            batch = {k: v.to(self.d.device) for k, v in host.items()}
             with self.autocast():
                 terms = loss_sums(self.model, batch, rng)
             for k, v in terms.items():
-                sums[k], n_by[k] = sums.get(k, 0.0) + float(v), n_by.get(k, 0) + counts(batch)[k]
+                sums[k], n_by[k] = sums.get(k, 0.0) + float(v), n_by.get(k, 0) + counts(host)[k]
         self.model.train()
         names = list(sums)
         totals = self.d.sum(*(sums[k] for k in names), *(n_by[k] for k in names))
@@ -137,17 +158,30 @@ class Trainer:
         self.model.train()
         tokens_per_step = cfg.batch_size * cfg.seq_len
         window_s, window_steps = 0.0, 0  # time in train steps only: eval and checkpoints excluded
+        pending: list[tuple[int, float, dict[str, torch.Tensor]]] = []  # steps not read back yet
         while self.step < cfg.max_steps:
             lr = self.scheduler.get_last_lr()[0]
             start = time.perf_counter()
-            loss, grad_norm, terms = self.train_step()
+            pending.append((self.step + 1, lr, self.train_step()))
             window_s += time.perf_counter() - start
             self.step += 1
             window_steps += 1
-            self.history.train.append((self.step, loss, lr))
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"pretrain: loss is {loss} at step {self.step}; lower pretrain.lr")
-            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+            log_now = self.step % cfg.log_every == 0 or self.step == cfg.max_steps
+            checkpoint_now = self.step % cfg.checkpoint_every == 0 or self.step == cfg.max_steps
+            if not (log_now or checkpoint_now):
+                continue
+            # Read back once per window. A non-finite loss is therefore caught up to log_every
+            # steps late (nanoGPT's trade too), and the error names the first step it appeared.
+            start = time.perf_counter()
+            figures = self.read_back([f for _, _, f in pending])
+            window_s += time.perf_counter() - start  # the wait for the device is train time
+            for (step, step_lr, _), (loss, _, _) in zip(pending, figures):
+                self.history.train.append((step, loss, step_lr))
+                if not math.isfinite(loss):
+                    raise FloatingPointError(f"pretrain: loss is {loss} at step {step}; lower pretrain.lr")
+            pending.clear()
+            if log_now:
+                loss, grad_norm, terms = figures[-1]
                 self.train_seconds += window_s
                 tok_s = window_steps * tokens_per_step / window_s
                 mfu = tok_s * self.flops_per_token / self.peak_flops if self.peak_flops else float("nan")
@@ -163,5 +197,5 @@ class Trainer:
                 self.history.val.append((self.step, val))
                 if self.d.main:
                     log.info("step %d | %s", self.step, " | ".join(f"{k} {v:.4f}" for k, v in val.items()))
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.max_steps:
+            if checkpoint_now:
                 self.save_checkpoint()
