@@ -454,3 +454,16 @@ def test_electra_config_checks():
     with pytest.raises(ConfigError, match="electra.generator_hidden_fraction: 0.0 must be in"):
         run_stage("pretrain", ["pretrain.objective=electra", "pretrain.arch.family=electra",
                                "pretrain.electra.generator_hidden_fraction=0"], PARAMS)
+
+
+def test_device_setting_picks_the_device_or_fails_in_one_line():
+    from pipeline.pretrain import dist
+
+    assert dist.setup("cpu").device == torch.device("cpu")  # even on a GPU host
+    assert dist.setup("auto").device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        assert dist.setup("cuda").device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32
+    else:
+        with pytest.raises(ConfigError, match=r"^pretrain.device: cuda, but torch .* sees no CUDA device") as err:
+            dist.setup("cuda")
+        assert "\n" not in str(err.value)

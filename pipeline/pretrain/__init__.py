@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: Config) -> dict:
-    d = dist.setup()
+    d = dist.setup(cfg.device)
     try:
         return _run(cfg, d)
     finally:

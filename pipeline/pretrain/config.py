@@ -77,7 +77,7 @@ OBJECTIVE_FAMILIES = {"mlm": ("bert", "modernbert", "lmpipe"), "clm": ("gpt2", "
 # made with other values of these can still be resumed.
 RUNTIME_FIELDS = {"tokenizer", "tokens", "model", "log_every", "eval_every", "eval_sequences",
                   "checkpoint_every", "keep_checkpoints", "keep_final_checkpoint", "resume",
-                  "compile", "threads", "peak_flops"}
+                  "compile", "threads", "peak_flops", "device"}
 
 
 @dataclass
@@ -121,6 +121,9 @@ class Config:
     keep_final_checkpoint: bool = False  # keep the last checkpoint in the output (large: optimizer)
     resume: bool = True                  # continue from the newest checkpoint of a killed run
     threads: int = 0                     # torch intra-op threads per process; 0 = torch's default
+    # auto: cuda:LOCAL_RANK when torch sees a GPU, else the CPU; cpu forces the CPU (gloo) path on
+    # a GPU host; cuda fails in one line where there is none
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     peak_flops: float = 0.0              # hardware peak for MFU, all processes; 0 = derive it
 
     def __post_init__(self) -> None:

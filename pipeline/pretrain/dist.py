@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as tdist
 
+from pipeline.errors import ConfigError
+
 
 @dataclass
 class Dist:
@@ -57,19 +59,31 @@ class Dist:
         return out
 
 
-def setup() -> Dist:
-    """Read torchrun's environment; start the process group when there is more than one process."""
+def setup(device: str = "auto") -> Dist:
+    """Read torchrun's environment; pick the device (`pretrain.device`); start the process group
+    when there is more than one process. On a GPU, fp32 matmuls and convolutions use TF32, the
+    rate hardware.py's GPU peak assumes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-    device = torch.device("cpu")
-    if torch.cuda.is_available():
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "cuda" and not gpus:
+        raise ConfigError(f"pretrain.device: cuda, but torch {torch.__version__} sees no CUDA device "
+                          f"(set pretrain.device=auto or cpu)")
+    chosen = torch.device("cpu")
+    if device != "cpu" and gpus:
+        if local_rank >= gpus:
+            raise ConfigError(f"pretrain.device: process {local_rank} of this node has no GPU of its own "
+                              f"({gpus} visible): run torchrun with --nproc_per_node {gpus} or fewer, "
+                              f"or pretrain.device=cpu")
+        chosen = torch.device("cuda", local_rank)
+        torch.cuda.set_device(chosen)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     if world > 1 and not tdist.is_initialized():
-        tdist.init_process_group("nccl" if device.type == "cuda" else "gloo",
+        tdist.init_process_group("nccl" if chosen.type == "cuda" else "gloo",
                                  timeout=datetime.timedelta(minutes=30))
-    return Dist(rank, world, local_rank, local_world, device)
+    return Dist(rank, world, local_rank, local_world, chosen)
 
 
 def teardown() -> None:
