@@ -467,3 +467,14 @@ def test_device_setting_picks_the_device_or_fails_in_one_line():
         with pytest.raises(ConfigError, match=r"^pretrain.device: cuda, but torch .* sees no CUDA device") as err:
             dist.setup("cuda")
         assert "\n" not in str(err.value)
+
+
+def test_measured_matmul_peak_is_below_the_datasheet_and_leaves_the_rng_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    measured = hardware.measured_peak("fp32")
+    assert torch.equal(torch.rand(3), expected)
+    datasheet, _ = hardware.cpu_peak("fp32")
+    assert 1e9 < measured < datasheet * 1.05  # a real rate, under what the silicon could do
+    assert hardware.measured_peak("fp32", processes=2) > measured  # each process its own share

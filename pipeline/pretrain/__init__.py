@@ -55,17 +55,21 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
     torch.manual_seed(cfg.seed + d.rank)  # then each process its own dropout stream
     flops = train_flops_per_token(model, cfg)
     peak, peak_how = hardware.peak_flops(d.device, cfg.precision, d.world, d.local_world, cfg.peak_flops)
+    # CPU MFU is against what torch's matmul reaches here (hardware.measured_peak), the datasheet beside it
+    measured = hardware.measured_peak(cfg.precision, d.world) if d.device.type == "cpu" and not cfg.peak_flops else 0.0
+    denominator = measured or peak
     if d.main:
         log.info("pretrain: %s, %.2fM params, %d train / %d val windows of %d tokens, %d process(es); "
-                 "peak %.3g FLOP/s (%s)", type(model).__name__, sum(p.numel() for p in model.parameters()) / 1e6,
-                 len(train.stream), len(val.stream), cfg.seq_len, d.world, peak, peak_how)
+                 "peak %.3g FLOP/s (%s)%s", type(model).__name__, sum(p.numel() for p in model.parameters()) / 1e6,
+                 len(train.stream), len(val.stream), cfg.seq_len, d.world, peak, peak_how,
+                 f"; measured {measured:.3g} FLOP/s ({cfg.precision} matmul), MFU's denominator" if measured else "")
 
     with contextlib.ExitStack() as stack:
         # Only the first process owns the output directory; the others read its checkpoints.
         work = stack.enter_context(atomic_dir(cfg.model, resume=cfg.resume)) if d.main \
             else partial_path(resolve_path(cfg.model))
         d.barrier()
-        trainer = Trainer(cfg, d, model, train, val, work / "checkpoints", flops, peak)
+        trainer = Trainer(cfg, d, model, train, val, work / "checkpoints", flops, denominator)
         last = checkpoint.latest(work / "checkpoints") if cfg.resume else None
         if last:
             trainer.resume(last)
@@ -95,8 +99,10 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
         "final_loss": trainer.history.train[-1][1], "final_loss_avg": sum(recent) / len(recent),
         **val, "processes": d.world, "precision": cfg.precision,
         "train_seconds": round(trainer.train_seconds, 2), "tokens_per_s": round(tok_s, 1),
-        "mfu": round(tok_s * flops / peak, 5) if peak else None,
-        "peak_flops": peak, "peak_flops_source": peak_how, "flops_per_token": flops,
+        "mfu": round(tok_s * flops / denominator, 5) if denominator else None,
+        "mfu_datasheet": round(tok_s * flops / peak, 5) if peak else None,
+        "peak_flops": peak, "peak_flops_source": peak_how, "peak_flops_measured": measured or None,
+        "flops_per_token": flops,
         # the training steps this run took, every process's share (metrics["cost"], pipeline/cost.py)
         "flops": flops * steps_run * cfg.batch_size * cfg.seq_len,
     }

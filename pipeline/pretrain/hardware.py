@@ -8,10 +8,15 @@ CPU: cores x clock x FLOPs per cycle per core for the precision, from the ISA fl
 The clock is /proc/cpuinfo's "cpu MHz" (a VM reports its nominal frequency; turbo is ignored).
 GPU: the vendor's dense bf16 / tf32 figure for known cards.
 `pretrain.peak_flops` overrides all of this.
+
+That datasheet-style CPU figure is what the silicon could do, not what torch's kernels reach: on
+CPU the denominator of MFU is `measured_peak`, the best rate of large square matmuls at the run's
+precision and thread count, and the datasheet figure is kept beside it (metrics["mfu_datasheet"]).
 """
 from __future__ import annotations
 
 import os
+import time
 
 import torch
 
@@ -56,3 +61,26 @@ def peak_flops(device: torch.device, precision: str, world_size: int, local_worl
     peak, how = cpu_peak(precision)
     hosts = max(1, world_size // max(1, local_world_size))
     return peak * hosts, how if hosts == 1 else f"{hosts} hosts x {how}"
+
+
+# 2048^3 x 2 = 17 GFLOP a matmul: large enough for oneDNN's best blocking, ~20-40 ms on 2 cores
+PROBE_SIZE = 2048
+PROBE_ROUNDS = 3     # best of: a busy neighbour lowers one round, never raises it
+PROBE_MATMULS = 4    # per round
+
+
+def measured_peak(precision: str, processes: int = 1) -> float:
+    """FLOP/s that torch's matmul reaches on this process's threads at `precision` (best round of
+    PROBE_MATMULS products of PROBE_SIZE-square matrices), times the processes of the job, each
+    of which has its own share of the cores."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    own = torch.Generator().manual_seed(0)  # the training RNG's stream stays as it was
+    a, b = (torch.randn(PROBE_SIZE, PROBE_SIZE, dtype=dtype, generator=own) for _ in range(2))
+    torch.mm(a, b)  # warm-up: oneDNN picks and caches its kernel
+    best = float("inf")
+    for _ in range(PROBE_ROUNDS):
+        start = time.perf_counter()
+        for _ in range(PROBE_MATMULS):
+            torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return processes * PROBE_MATMULS * 2 * PROBE_SIZE ** 3 / best
