@@ -15,6 +15,10 @@ its parent). Every run must pass all 22 expectations.
 
     python bench/validate.py [--docs 200000] [--chars 2000] [--shards 4] [--batch-size N ...]
 Prints a markdown table and writes bench/results/validate.json.
+
+    python bench/validate.py --corpus DIR [--name cpu1h]
+runs both on a real curated directory instead (e.g. a cpu-1h run's data/curated) and writes
+bench/results/validate_<name>.json.
 """
 from __future__ import annotations
 
@@ -115,12 +119,16 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=2000)
     ap.add_argument("--shards", type=int, default=4)  # 50k docs each: batches below the shard size
     ap.add_argument("--batch-size", type=int, nargs="*", help="batched runs (default: params.yaml's)")
+    ap.add_argument("--corpus", type=Path, help="a curated directory (with docs/) to validate instead")
+    ap.add_argument("--name", default="corpus", help="with --corpus: bench/results/validate_<name>.json")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(*args.child)
 
     base = stage_config("validate", Config, load_params(REPO / "params.yaml", {"profile": "default"}))
+    if args.corpus:
+        return real_corpus(base, args.corpus.resolve(), args.name)
     work = Path(tempfile.mkdtemp(prefix="bench_validate_"))
     start = time.perf_counter()
     build_corpus(work / "curated" / "docs", args.docs, args.chars, args.shards)
@@ -149,6 +157,24 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"docs": args.docs, "chars": args.chars, "shards": args.shards,
                                    "corpus_mb": round(corpus_mb, 1), "runs": runs}, indent=2) + "\n")
+
+
+def real_corpus(base: Config, curated: Path, name: str) -> None:
+    shards = sorted((curated / "docs").glob("*.parquet"))
+    corpus_mb = sum(p.stat().st_size for p in shards) / 2**20
+    with tempfile.TemporaryDirectory(prefix="bench_validate_") as work:
+        cfg = dataclasses.replace(base, curated=str(curated))
+        runs = [measure("whole", dataclasses.replace(cfg, validation=f"{work}/whole")),
+                measure("batched", dataclasses.replace(cfg, validation=f"{work}/batched"))]
+    assert all(r["success"] for r in runs), runs
+    print(f"\n{curated}: {len(shards)} shards, {corpus_mb:.0f} MB of zstd parquet\n")
+    print("| run | docs | batch rows | wall s | peak RSS MB |\n|---|---:|---:|---:|---:|")
+    for r in runs:
+        print(f"| {r['mode']} | {r['documents']:,} | {r['batch_size'] or 'all'} | {r['wall_s']} "
+              f"| {r['peak_rss_mb']:,.0f} |")
+    out = RESULTS.with_name(f"validate_{name}.json")
+    out.write_text(json.dumps({"corpus": name, "shards": len(shards), "corpus_mb": round(corpus_mb, 1),
+                               "runs": runs}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
