@@ -132,7 +132,7 @@ def stage_key(cfg: Any, inputs: list[Path], code_dirs: list[Path]) -> str:
     """The key a stage's partial output resumes under (`atomic_dir(key=...)`): its resolved
     config, each input file's path, size and mtime (stat, not content: a multi-GB dump is not
     read twice), and the source files of its packages. A change to any of them starts clean."""
-    stamps = sorted((portable(p), p.stat().st_size, p.stat().st_mtime_ns) for p in map(Path, inputs))
+    stamps = sorted((portable(p), st.st_size, st.st_mtime_ns) for p in map(Path, inputs) for st in [p.stat()])
     code = hashlib.sha256(b"".join(f.read_bytes() for d in code_dirs for f in sorted(d.glob("*.py")))).hexdigest()
     return fingerprint(to_dict(cfg), stamps, code)
 

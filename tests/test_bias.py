@@ -171,10 +171,18 @@ def test_crows_pairs_scores_real_pairs_with_a_tiny_modernbert(shared_data, tmp_p
     assert set(first["by_bias_type"]) == {p["bias_type"] for p in pairs}
     assert 0 <= first["metric"] <= 100 and first["unbiased"] == 50.0
     assert all(math.isfinite(s[k]) and s[k] < 0 for s in first["scores"] for k in ("sent_more_score", "sent_less_score"))
-    assert first["scores"] == again["scores"]
+    assert first["scores"] == again["scores"] and first["precision"] == "fp32"
+    # bf16 autocast (the report's default) gives the same pseudo-log-likelihoods to bf16's ~3
+    # significant digits: a sum of ~10 token log-probs, each off by <1%
+    half = crows_pairs.score(tmp_path, None, csv_path, limit=20, bf16=True)
+    assert half["precision"] == "bf16"
+    for exact, approx in zip(first["scores"], half["scores"]):
+        for k in ("sent_more_score", "sent_less_score"):
+            assert approx[k] == pytest.approx(exact[k], rel=0.02)
 
 
-def test_a_model_taught_a_stereotype_prefers_the_stereotyping_sentence(tmp_path):
+@pytest.mark.parametrize("bf16", [False, True])
+def test_a_model_taught_a_stereotype_prefers_the_stereotyping_sentence(tmp_path, bf16):
     """A masked LM trained only on "the doctor is a man" / "the nurse is a woman" must score the
     pair (sent_more "the nurse is a woman", sent_less "the doctor is a woman") as preferring
     sent_more, and the reversed antistereo pair the other way: the pseudo-log-likelihood of the
@@ -205,7 +213,7 @@ def test_a_model_taught_a_stereotype_prefers_the_stereotyping_sentence(tmp_path)
         opt.zero_grad()
     pairs = [pair("stereo", "the nurse is a woman", "the doctor is a woman"),
              pair("antistereo", "the doctor is a woman", "the nurse is a woman")]
-    result = crows_pairs.score(model, tok, _write_pairs(pairs, tmp_path / "pairs.csv"))
+    result = crows_pairs.score(model, tok, _write_pairs(pairs, tmp_path / "pairs.csv"), bf16=bf16)
     assert [s["score"] for s in result["scores"]] == [1, 0]
     assert result["scores"][0]["sent_more_score"] > result["scores"][0]["sent_less_score"]
 

@@ -36,6 +36,7 @@ GZIP_MAGIC = b"\x1f\x8b\x08"  # ID1, ID2, CM=deflate: the start of every gzip me
 # BCD digits of pi 0x314159265359 ("1AY&SY"). 10 bytes: a chance match in compressed data is
 # ~1 in 10^23 per position, and one would fail to decompress and be skipped like a bad stream.
 BZ2_STREAM_HEADER = re.compile(rb"BZh[1-9]1AY&SY")
+BZ2_STREAM_HEADER_SIZE = 10
 READ_SIZE = 1 << 20
 # Input is fed to zlib in slices this small: each member leaves its unread rest in
 # `unused_data`, a copy, so big slices would copy the buffer once per (small) record.
@@ -127,7 +128,7 @@ def next_bz2_stream(path: str | Path, after: int) -> int | None:
     file, the last stream, or another format)."""
     if Path(path).suffix != ".bz2":
         return None
-    overlap = len(b"BZh91AY&SY") - 1
+    overlap = BZ2_STREAM_HEADER_SIZE - 1  # a header split across two reads is still found
     with open(path, "rb") as fh:
         fh.seek(after + 1)
         base, carry = after + 1, b""

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
+from typing import Literal
 
 import torch
 import yaml
@@ -56,6 +57,10 @@ class BiasConfig:
 class CrowsConfig:
     pairs: str = "bias/crows-pairs/crows_pairs_anonymized.csv"  # under data_root (1,508 pairs)
     limit: int | None = None  # the first N pairs; None = all
+    # bf16: the forward passes under autocast, as pretrain and finetune run the model. On the
+    # default model (AMD EPYC, 2 threads) it took the report stage from 202 s to 110 s; the score
+    # moved from 48.28 to 48.74 (7 of 1,508 pairs flipped by rounding). fp32 is metric.py's way.
+    precision: Literal["bf16", "fp32"] = "bf16"
 
 
 @dataclasses.dataclass
@@ -108,7 +113,7 @@ def model_bias(cfg: Config, out: Path) -> dict:
     crows_pairs.json), or why it was not scored (a causal LM has no masked-LM head)."""
     try:
         result = crows_pairs.score(resolve_path(cfg.model), None, data_path(cfg, cfg.crows_pairs.pairs),
-                                   cfg.crows_pairs.limit)
+                                   cfg.crows_pairs.limit, bf16=cfg.crows_pairs.precision == "bf16")
     except InputError as exc:
         log.warning("CrowS-Pairs: %s", exc)
         return {"pipeline": {"skipped": str(exc)}, "published": CROWS_PUBLISHED, "unbiased": crows_pairs.UNBIASED}

@@ -88,11 +88,12 @@ def shared_positions(ids1: list[int], ids2: list[int]) -> tuple[list[int], list[
 
 @torch.inference_mode()
 def pseudo_log_likelihoods(model: PreTrainedModel, items: list[tuple[list[int], list[int]]], mask_id: int,
-                           pad_id: int, max_tokens: int = MAX_TOKENS_PER_FORWARD) -> list[float]:
+                           pad_id: int, max_tokens: int = MAX_TOKENS_PER_FORWARD, bf16: bool = False) -> list[float]:
     """For each (ids, positions): the sum over `positions` of log P(original token | the sentence
     with that one token masked). The masked copies of all sentences are batched together, padded
     to the longest in the batch (attention_mask 0 on padding), shortest first: forward passes of
-    up to `max_tokens` tokens instead of one small pass per sentence."""
+    up to `max_tokens` tokens instead of one small pass per sentence. bf16: the forward passes
+    under autocast (the log-softmax in fp32)."""
     device = next(model.parameters()).device
     copies = sorted(((len(ids), i, p) for i, (ids, positions) in enumerate(items) for p in positions))
     totals = [0.0] * len(items)
@@ -116,7 +117,8 @@ def pseudo_log_likelihoods(model: PreTrainedModel, items: list[tuple[list[int], 
         # for the default 4x256 model; the others return (copies, width, vocab).
         labels = torch.full_like(batch, -100)
         labels[rows, where] = original
-        logits = model(input_ids=batch, attention_mask=attention.long(), labels=labels).logits
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(input_ids=batch, attention_mask=attention.long(), labels=labels).logits
         logits = logits if logits.dim() == 2 else logits[rows, where]
         log_probs = torch.log_softmax(logits.float(), dim=-1).gather(1, original[:, None])[:, 0]
         for (_, i, _), lp in zip(chunk, log_probs.tolist()):
@@ -125,7 +127,8 @@ def pseudo_log_likelihoods(model: PreTrainedModel, items: list[tuple[list[int], 
     return totals
 
 
-def mlm_scorer(model: PreTrainedModel, tokenizer, max_tokens: int = MAX_TOKENS_PER_FORWARD) -> Scorer:
+def mlm_scorer(model: PreTrainedModel, tokenizer, max_tokens: int = MAX_TOKENS_PER_FORWARD,
+               bf16: bool = False) -> Scorer:
     """[(sent1, sent2)] -> their pseudo-log-likelihoods over the shared, non-special tokens."""
     special = set(tokenizer.all_special_ids)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.mask_token_id
@@ -136,7 +139,7 @@ def mlm_scorer(model: PreTrainedModel, tokenizer, max_tokens: int = MAX_TOKENS_P
             ids1, ids2 = tokenizer(sent1)["input_ids"], tokenizer(sent2)["input_ids"]
             shared = [(p1, p2) for p1, p2 in zip(*shared_positions(ids1, ids2)) if ids1[p1] not in special]
             items += [(ids1, [p for p, _ in shared]), (ids2, [p for _, p in shared])]
-        scores = pseudo_log_likelihoods(model, items, tokenizer.mask_token_id, pad_id, max_tokens)
+        scores = pseudo_log_likelihoods(model, items, tokenizer.mask_token_id, pad_id, max_tokens, bf16)
         return list(zip(scores[0::2], scores[1::2]))
 
     return scorer
@@ -188,7 +191,7 @@ def evaluate(pairs: list[dict], scorer: Scorer) -> dict:
 
 
 def score(model: str | Path | PreTrainedModel, tokenizer, csv_path: str | Path, limit: int | None = None,
-          max_tokens: int = MAX_TOKENS_PER_FORWARD) -> dict:
+          max_tokens: int = MAX_TOKENS_PER_FORWARD, bf16: bool = False) -> dict:
     """The CrowS-Pairs result (see `evaluate`) of a masked LM: a checkpoint directory (its own
     tokenizer when `tokenizer` is None), or a loaded model with its tokenizer. Pairs with a
     sentence longer than the model's positions are left out, counted as `skipped_too_long`."""
@@ -204,4 +207,5 @@ def score(model: str | Path | PreTrainedModel, tokenizer, csv_path: str | Path, 
     positions = getattr(model.config, "max_position_embeddings", None) or math.inf
     pairs = read_pairs(csv_path, limit)
     fits = [p for p in pairs if max(len(tokenizer(s)["input_ids"]) for s in ordered(p)) <= positions]
-    return {**evaluate(fits, mlm_scorer(model, tokenizer, max_tokens)), "skipped_too_long": len(pairs) - len(fits)}
+    return {**evaluate(fits, mlm_scorer(model, tokenizer, max_tokens, bf16)), "skipped_too_long": len(pairs) - len(fits),
+            "precision": "bf16" if bf16 else "fp32"}
