@@ -77,7 +77,7 @@ OBJECTIVE_FAMILIES = {"mlm": ("bert", "modernbert", "lmpipe"), "clm": ("gpt2", "
 # made with other values of these can still be resumed.
 RUNTIME_FIELDS = {"tokenizer", "tokens", "model", "log_every", "eval_every", "eval_sequences",
                   "checkpoint_every", "keep_checkpoints", "keep_final_checkpoint", "resume",
-                  "compile", "threads", "peak_flops", "device"}
+                  "compile", "threads", "peak_flops", "device", "loader_workers"}
 
 
 @dataclass
@@ -121,6 +121,9 @@ class Config:
     keep_final_checkpoint: bool = False  # keep the last checkpoint in the output (large: optimizer)
     resume: bool = True                  # continue from the newest checkpoint of a killed run
     threads: int = 0                     # torch intra-op threads per process; 0 = torch's default
+    # DataLoader worker processes building micro-batches ahead of the step (pipeline/pretrain/loader.py);
+    # 0: on the training thread
+    loader_workers: int = 0
     # auto: cuda:LOCAL_RANK when torch sees a GPU, else the CPU; cpu forces the CPU (gloo) path on
     # a GPU host; cuda fails in one line where there is none
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -146,6 +149,8 @@ class Config:
                      "checkpoint_every", "keep_checkpoints", "eval_sequences"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        if self.loader_workers < 0:
+            raise ValueError(f"loader_workers: must be >= 0, got {self.loader_workers}")
         if self.objective == "plm" and self.seq_len % 2:
             # the collator's factorization order shuffles the two halves of the window alike (data.factorization_order)
             raise ValueError(f"seq_len: {self.seq_len} must be even for objective=plm")

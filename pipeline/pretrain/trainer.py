@@ -14,6 +14,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from pipeline.pretrain import checkpoint
 from pipeline.pretrain.data import Examples
 from pipeline.pretrain.dist import Dist
+from pipeline.pretrain.loader import MicroBatches, loader, to_device
 from pipeline.pretrain.loss import counts, headline, loss_sums, val_metrics, weights
 from pipeline.pretrain.optim import build_optimizer, build_scheduler
 
@@ -39,6 +40,8 @@ class Trainer:
         self.forward = torch.compile(wrapped) if cfg.compile else wrapped
         self.ddp = wrapped if d.world > 1 else None
         self.micro = cfg.batch_size // (d.world * cfg.grad_accum)  # sequences per micro-batch, per process
+        self.batches = MicroBatches(train, cfg, d.rank, d.world)
+        self._queue, self._queue_step = None, -1  # the loader's iterator, and the step it yields next
         self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
         self.step, self.history, self.resumed_from = 0, History(), 0
         self.train_seconds = 0.0
@@ -76,25 +79,28 @@ class Trainer:
         log.info("resumed from %s (step %d)", path, self.step)
 
     # ------------------------------------------------------------------ steps
-    def micro_batches(self, step: int) -> tuple[list[dict[str, torch.Tensor]], dict[str, int]]:
-        """This process's share of the step's global batch, as grad_accum micro-batches on the
-        device, and the share's counts (loss.counts), taken from the host tensors before the copy:
-        counting on the device would make the host wait for it."""
-        base, per_micro = step * self.cfg.batch_size, self.cfg.batch_size // self.cfg.grad_accum
+    def micro_batches(self) -> tuple[list[dict[str, torch.Tensor]], dict[str, int]]:
+        """This process's share of the current step's global batch, as grad_accum micro-batches
+        on the device, and the share's counts (loss.counts), which the loader took on the host:
+        counting on the device would make the host wait for it. The loader restarts at the
+        current step when the step moved on its own (a resume)."""
+        if self._queue_step != self.step:
+            workers = self.cfg.loader_workers
+            self._queue = iter(loader(self.batches, self.step, workers, pin=self.d.device.type == "cuda"))
+        self._queue_step = self.step + 1
         out, mine = [], {}
-        for m in range(self.cfg.grad_accum):
-            first = base + m * per_micro + self.d.rank * self.micro
-            batch = self.train_data.batch(list(range(first, first + self.micro)))
-            for k, c in counts(batch).items():
+        for _ in range(self.cfg.grad_accum):
+            batch, share = next(self._queue)
+            for k, c in share.items():
                 mine[k] = mine.get(k, 0) + c
-            out.append({k: v.to(self.d.device, non_blocking=True) for k, v in batch.items()})
+            out.append(to_device(batch, self.d.device))
         return out, mine
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One optimizer step. Nothing is read back from the device: it returns each term's mean
         over the step and the grad norm as device scalars, for `read_back` at the next log step,
         so a GPU never idles while the host waits for a loss it does not need yet."""
-        micro, mine = self.micro_batches(self.step)
+        micro, mine = self.micro_batches()
         n = self.d.sum_counts(mine)
         w = weights(self.cfg)
         totals: dict[str, torch.Tensor] = {}
