@@ -65,3 +65,14 @@ def configure_environment() -> None:
     # core: on 2 shared cores torch fine-tuning ran at 4 examples/s with the default policy and
     # 58-74 with PASSIVE. Must be set before torch loads its OpenMP runtime.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def training_device_args(bf16: bool) -> dict:
+    """The device part of transformers' TrainingArguments, for every stage that fine-tunes: on a
+    GPU, batches in pinned memory (their copies overlap the step) and TF32 for the fp32 matmuls
+    (Ampere and later); on a CPU, use_cpu, without which transformers refuses bf16 there."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {"bf16": bf16, "use_cpu": not cuda, "dataloader_pin_memory": cuda,
+            "tf32": True if cuda and torch.cuda.get_device_capability()[0] >= 8 else None}

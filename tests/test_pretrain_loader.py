@@ -66,3 +66,28 @@ def test_the_vocabulary_is_padded_to_a_multiple_of_64(family):
         assert model.get_output_embeddings().weight.shape[0] == 1024
     batch = Examples(FakeStream(64, window_length(cfg)[0]), cfg, SP, seed=7, shuffle=True).batch(list(range(64)))
     assert int(batch["input_ids"].max()) < 1000 and int(batch["labels"].max()) < 1000
+
+
+FAMILIES = [("bert", "mlm"), ("modernbert", "mlm"), ("lmpipe", "mlm"), ("electra", "electra"),
+            ("gpt2", "clm"), ("llama", "clm"), ("lmpipe", "clm"), ("xlnet", "plm")]
+
+
+@pytest.mark.parametrize("family,objective", FAMILIES)
+def test_a_compiled_step_is_one_graph(family, objective):
+    """Issue 16: torch.compile with the trainer's settings traces each family's loss in one graph
+    (no graph break, so no fallback to eager between pieces). Without them, sparse prediction
+    breaks ModernBERT's and lmpipe's into 6."""
+    import torch._dynamo
+
+    from pipeline.pretrain.loss import loss_sums
+    from pipeline.pretrain.model import build_model
+    from pipeline.pretrain.trainer import TRACE_DYNAMIC_SHAPES
+
+    cfg = Config(arch=Arch(family=family, hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32,
+                 objective=objective)
+    model = build_model(cfg, 1000, SP)
+    batch = Examples(FakeStream(8, window_length(cfg)[0]), cfg, SP, seed=7, shuffle=True).batch(list(range(8)))
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(**TRACE_DYNAMIC_SHAPES):
+        explained = torch._dynamo.explain(lambda b: sum(loss_sums(model, b).values()))(batch)
+    assert explained.graph_break_count == 0 and explained.graph_count == 1, explained.break_reasons

@@ -21,6 +21,7 @@ from pipeline.apps.seq2seq_data import Collator, decoder_only_example, encode, p
 from pipeline.apps.seq2seq_models import Built, decoder_only, encoder_decoder
 from pipeline.cost import transformer_flops
 from pipeline.config import check_ranges
+from pipeline.env import training_device_args
 
 log = logging.getLogger(__name__)
 # EncoderDecoderModel warns on every loss that transformers 4.12 moved the loss out of the
@@ -103,8 +104,8 @@ def _train(built: Built, examples: list[dict], hp: FineTune, workdir: Path) -> T
         output_dir=str(workdir), seed=hp.seed, learning_rate=hp.lr, num_train_epochs=hp.epochs,
         per_device_train_batch_size=hp.batch_size, warmup_steps=hp.warmup_ratio,  # < 1: a ratio
         weight_decay=hp.weight_decay, save_strategy="no", eval_strategy="no", logging_strategy="epoch",
-        report_to="none", disable_tqdm=True, dataloader_pin_memory=False, remove_unused_columns=False,
-        bf16=hp.precision == "bf16", use_cpu=not torch.cuda.is_available())  # bf16 on CPU needs use_cpu
+        report_to="none", disable_tqdm=True, remove_unused_columns=False,
+        **training_device_args(hp.precision == "bf16"))
     trainer = Trainer(model=built.model, args=args, data_collator=Collator(built.specials.pad),
                       train_dataset=examples)
     trainer.train()

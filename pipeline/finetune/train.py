@@ -14,11 +14,11 @@ from typing import Literal
 
 import datasets
 import numpy as np
-import torch
 from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
 
 from pipeline.artifacts import atomic_dir
 from pipeline.cost import transformer_flops
+from pipeline.env import training_device_args
 from pipeline.finetune import metrics as glue_metrics
 from pipeline.finetune.models import build_model, load_tokenizer
 from pipeline.glue import STSB_RANGE, Task
@@ -127,8 +127,7 @@ def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, in
         eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
         load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
         save_total_limit=1, save_only_model=True, report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=False, bf16=hp.precision == "bf16",
-        use_cpu=not torch.cuda.is_available())  # transformers refuses bf16 on CPU without it
+        **training_device_args(hp.precision == "bf16"))
     train_set, heldout_set = (_encode(ds, tokenizer, task, hp.max_length) for ds in (train, heldout))
     trainer = Trainer(
         model=model, args=args, processing_class=tokenizer,

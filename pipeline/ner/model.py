@@ -21,6 +21,7 @@ from transformers import (AutoConfig, AutoModelForTokenClassification, DataColla
 
 from pipeline.apps.common import FineTune, ModelRow
 from pipeline.cost import transformer_flops
+from pipeline.env import training_device_args
 from pipeline.finetune.models import load_tokenizer
 from pipeline.formats.conll import OUTSIDE, Sentence
 
@@ -162,8 +163,7 @@ def fit_tagger(row: ModelRow, checkpoint: Path, workdir: Path, train: list[Sente
         warmup_steps=ft.warmup_ratio, weight_decay=ft.weight_decay,  # warmup_steps < 1 is a ratio
         train_sampling_strategy="group_by_length",  # similar lengths per batch: CoNLL runs 1 to 124 words
         eval_strategy="no", save_strategy="no", logging_strategy="epoch", report_to="none", disable_tqdm=True,
-        dataloader_pin_memory=False, bf16=ft.precision == "bf16",
-        use_cpu=not torch.cuda.is_available())  # transformers refuses bf16 on CPU without it
+        **training_device_args(ft.precision == "bf16"))
     trainer = Trainer(model=model, args=args, processing_class=tokenizer,
                       data_collator=DataCollatorForTokenClassification(tokenizer),
                       train_dataset=train_set.features)

@@ -84,7 +84,10 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
                 shutil.rmtree(work / "checkpoints", ignore_errors=True)
 
     steps_run = cfg.max_steps - trainer.resumed_from
-    tok_s = steps_run * cfg.batch_size * cfg.seq_len / trainer.train_seconds if trainer.train_seconds else 0.0
+    # throughput after the first log window (compile and allocator warm-up), unless there is no other
+    timed_steps, timed_s = ((trainer.steady_steps, trainer.steady_seconds) if trainer.steady_steps
+                            else (steps_run, trainer.train_seconds))
+    tok_s = timed_steps * cfg.batch_size * cfg.seq_len / timed_s if timed_s else 0.0
     _, val = trainer.history.val[-1]
     recent = [loss for _, loss, _ in trainer.history.train[-cfg.log_every:]]
     return {
@@ -103,6 +106,8 @@ def _run(cfg: Config, d: dist.Dist) -> dict:
         "mfu_datasheet": round(tok_s * flops / peak, 5) if peak else None,
         "peak_flops": peak, "peak_flops_source": peak_how, "peak_flops_measured": measured or None,
         "flops_per_token": flops,
+        # the most GPU memory torch's allocator held (host memory: metrics["cost"]["peak_rss_mb"])
+        "gpu_peak_memory_gib": round(torch.cuda.max_memory_allocated(d.device) / 2**30, 2) if d.device.type == "cuda" else None,
         # the training steps this run took, every process's share (metrics["cost"], pipeline/cost.py)
         "flops": flops * steps_run * cfg.batch_size * cfg.seq_len,
     }

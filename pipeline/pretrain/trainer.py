@@ -28,6 +28,19 @@ class History:
     val: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # step, loss.val_metrics
 
 
+# torch.compile traces data-dependent shapes instead of breaking the graph on them: sparse
+# prediction's `hidden[labels != -100]` (ModernBERT, lmpipe) is a nonzero whose size depends on
+# the batch, which split each step into 6 graphs (torch._dynamo.explain); traced, every family's
+# step is one graph (tests/test_pretrain_loader.py).
+TRACE_DYNAMIC_SHAPES = {"capture_dynamic_output_shape_ops": True, "capture_scalar_outputs": True}
+
+
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    for key, value in TRACE_DYNAMIC_SHAPES.items():  # process-wide: compile traces at the first call
+        setattr(torch._dynamo.config, key, value)
+    return torch.compile(model)
+
+
 class Trainer:
     def __init__(self, cfg, d: Dist, model: torch.nn.Module, train: Examples, val: Examples,
                  ckpt_dir: Path, flops_per_token: float, peak_flops: float):
@@ -37,14 +50,17 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg)
         wrapped = DDP(self.model, device_ids=[d.device.index] if d.device.type == "cuda" else None) \
             if d.world > 1 else self.model
-        self.forward = torch.compile(wrapped) if cfg.compile else wrapped
+        self.forward = compiled(wrapped) if cfg.compile else wrapped
         self.ddp = wrapped if d.world > 1 else None
         self.micro = cfg.batch_size // (d.world * cfg.grad_accum)  # sequences per micro-batch, per process
         self.batches = MicroBatches(train, cfg, d.rank, d.world)
         self._queue, self._queue_step = None, -1  # the loader's iterator, and the step it yields next
         self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
         self.step, self.history, self.resumed_from = 0, History(), 0
-        self.train_seconds = 0.0
+        self.train_seconds = 0.0  # in train steps, eval and checkpoints excluded
+        # ... and the same without the run's first log window, which holds torch.compile's
+        # warm-up (30-50 s on CPU) and the allocator's: the throughput figures
+        self.steady_seconds, self.steady_steps = 0.0, 0
 
     # ------------------------------------------------------------------ state
     def autocast(self):
@@ -189,6 +205,9 @@ class Trainer:
             if log_now:
                 loss, grad_norm, terms = figures[-1]
                 self.train_seconds += window_s
+                if self.step - window_steps > self.resumed_from:  # not the first window
+                    self.steady_seconds += window_s
+                    self.steady_steps += window_steps
                 tok_s = window_steps * tokens_per_step / window_s
                 mfu = tok_s * self.flops_per_token / self.peak_flops if self.peak_flops else float("nan")
                 # several terms (SOP, ELECTRA): each one's mean in brackets after the headline loss

@@ -27,6 +27,7 @@ from transformers import (AutoConfig, AutoModelForQuestionAnswering, DataCollato
 
 from pipeline.apps.common import FineTune
 from pipeline.cost import transformer_flops
+from pipeline.env import training_device_args
 from pipeline.errors import InputError
 from pipeline.finetune.models import load_tokenizer
 from pipeline.formats.squad import Example
@@ -172,8 +173,7 @@ def fit_predict(checkpoint: Path, init: str, train: list[Example], evaluation: l
         per_device_train_batch_size=hp.batch_size, per_device_eval_batch_size=2 * hp.batch_size,
         warmup_steps=hp.warmup_ratio, weight_decay=hp.weight_decay,  # warmup_steps < 1 is a ratio
         eval_strategy="no", save_strategy="no", logging_strategy="epoch", report_to="none",
-        disable_tqdm=True, dataloader_pin_memory=False, bf16=hp.precision == "bf16",
-        use_cpu=not torch.cuda.is_available())  # transformers refuses bf16 on CPU without it
+        disable_tqdm=True, **training_device_args(hp.precision == "bf16"))
     trainer = Trainer(model=model, args=args, processing_class=tokenizer,
                       data_collator=DataCollatorWithPadding(tokenizer), train_dataset=train_windows.inputs)
     loss = trainer.train().training_loss
