@@ -56,28 +56,24 @@ def test_only_the_active_profile_file_is_a_dependency(tiny_repro):
             profile.write_text(original)
 
 
-def stages_rerun_after_one_more_epoch(root, section: str) -> list[str]:
-    """`<section>.train.epochs` + 1, then `dvc repro`: the stages it ran. params.yaml and the
-    outputs are put back in sync afterwards, for the other tests sharing this project."""
-    params = root / "params.yaml"
-    original = params.read_text()
-    try:
-        values = yaml.safe_load(original)
-        values[section]["train"]["epochs"] += 1
-        params.write_text(yaml.safe_dump(values, sort_keys=False))
-        out = sh(["dvc", "repro"], root).stdout
-        return re.findall(r"Running stage '([^']+)'", out)
-    finally:
-        params.write_text(original)
-        sh(["dvc", "repro"], root)
+def stages_rerun_after_one_more_epoch(tiny_repro, copy, section: str) -> list[str]:
+    """`<section>.train.epochs` + 1, then `dvc repro`, in a copy of the reproduced project (the
+    other tests share it as it is): the stages it ran."""
+    shutil.copytree(tiny_repro, copy, symlinks=True)
+    params = copy / "params.yaml"
+    values = yaml.safe_load(params.read_text())
+    values[section]["train"]["epochs"] += 1
+    params.write_text(yaml.safe_dump(values, sort_keys=False))
+    out = sh(["dvc", "repro"], copy).stdout
+    return re.findall(r"Running stage '([^']+)'", out)
 
 
-def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro):
-    assert stages_rerun_after_one_more_epoch(tiny_repro, "finetune") == ["finetune", "report"]
+def test_changing_a_finetune_param_reruns_only_finetune_and_report(tiny_repro, tmp_path):
+    assert stages_rerun_after_one_more_epoch(tiny_repro, tmp_path / "copy", "finetune") == ["finetune", "report"]
 
 
-def test_changing_an_application_param_reruns_only_it_and_report(tiny_repro):
-    assert stages_rerun_after_one_more_epoch(tiny_repro, "ner") == ["ner", "report"]
+def test_changing_an_application_param_reruns_only_it_and_report(tiny_repro, tmp_path):
+    assert stages_rerun_after_one_more_epoch(tiny_repro, tmp_path / "copy", "ner") == ["ner", "report"]
 
 
 def test_a_flow_reruns_a_stale_upstream_stage_as_dvc_repro_does(tmp_path, tiny_repro):
