@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from pipeline.pretrain.data import Examples
 from pipeline.pretrain.loss import counts
+from pipeline.pretrain.sparse import predicted_rows
 
 HostBatch = tuple[dict[str, torch.Tensor], dict[str, int]]  # (int32 tensors, loss.counts)
 
@@ -33,8 +34,9 @@ def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str,
 
 
 class MicroBatches(Dataset):
-    def __init__(self, examples: Examples, cfg, rank: int, world: int):
-        self.examples, self.cfg, self.rank = examples, cfg, rank
+    def __init__(self, examples: Examples, cfg, rank: int, world: int, sparse: bool = False):
+        """sparse: the batches carry the predicted rows (sparse.predicted_rows) for SparseMLM."""
+        self.examples, self.cfg, self.rank, self.sparse = examples, cfg, rank, sparse
         self.micro = cfg.batch_size // (world * cfg.grad_accum)  # sequences per micro-batch, per process
 
     def __len__(self) -> int:
@@ -44,7 +46,8 @@ class MicroBatches(Dataset):
         step, m = divmod(j, self.cfg.grad_accum)
         first = step * self.cfg.batch_size + m * (self.cfg.batch_size // self.cfg.grad_accum) + self.rank * self.micro
         batch = self.examples.batch(list(range(first, first + self.micro)))
-        return compact(batch), counts(batch)
+        share = counts(batch)
+        return compact(predicted_rows(batch) if self.sparse else batch), share
 
 
 def loader(batches: MicroBatches, first_step: int, workers: int, pin: bool) -> DataLoader:

@@ -25,6 +25,8 @@ def loss_sums(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     inner = getattr(model, "module", model)  # DDP wraps the model
     if isinstance(inner, ReplacedTokenDetection):
         return model(**batch, rng=rng)  # through the wrapper, so that DDP sees the forward
+    if "predict_at" in batch:  # sparse.SparseMLM: the decoder and the loss in one
+        return {"lm": model(input_ids=batch["input_ids"], predict_at=batch["predict_at"], labels=batch["labels"])}
     config = inner.config
     if getattr(config, "sparse_prediction", False):
         # ModernBERT scores only the labelled (masked) positions, in order, when given the labels.

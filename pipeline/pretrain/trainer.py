@@ -17,6 +17,7 @@ from pipeline.pretrain.dist import Dist
 from pipeline.pretrain.loader import MicroBatches, loader, to_device
 from pipeline.pretrain.loss import counts, headline, loss_sums, val_metrics, weights
 from pipeline.pretrain.optim import build_optimizer, build_scheduler
+from pipeline.pretrain.sparse import SparseMLM
 
 log = logging.getLogger(__name__)
 GRAD_NORM = "grad_norm"  # beside the loss terms in train_step's figures
@@ -28,10 +29,10 @@ class History:
     val: list[tuple[int, dict[str, float]]] = field(default_factory=list)  # step, loss.val_metrics
 
 
-# torch.compile traces data-dependent shapes instead of breaking the graph on them: sparse
-# prediction's `hidden[labels != -100]` (ModernBERT, lmpipe) is a nonzero whose size depends on
-# the batch, which split each step into 6 graphs (torch._dynamo.explain); traced, every family's
-# step is one graph (tests/test_pretrain_loader.py).
+# torch.compile traces data-dependent shapes instead of breaking the graph on them: ELECTRA's
+# generator samples at the masked positions (a nonzero whose size depends on the batch), which
+# split its step into 4 graphs (torch._dynamo.explain). The MLMs need it no more: SparseMLM
+# gathers rows the host found. Every family's step is one graph (tests/test_pretrain_loader.py).
 TRACE_DYNAMIC_SHAPES = {"capture_dynamic_output_shape_ops": True, "capture_scalar_outputs": True}
 
 
@@ -48,12 +49,15 @@ class Trainer:
         self.model = model.to(d.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg)
-        wrapped = DDP(self.model, device_ids=[d.device.index] if d.device.type == "cuda" else None) \
-            if d.world > 1 else self.model
+        # ModernBERT and lmpipe MLMs train through SparseMLM: predicted rows gathered by index
+        sparse = bool(getattr(getattr(model, "config", None), "sparse_prediction", False))
+        trained = SparseMLM(self.model) if sparse else self.model
+        wrapped = DDP(trained, device_ids=[d.device.index] if d.device.type == "cuda" else None) \
+            if d.world > 1 else trained
         self.forward = compiled(wrapped) if cfg.compile else wrapped
         self.ddp = wrapped if d.world > 1 else None
         self.micro = cfg.batch_size // (d.world * cfg.grad_accum)  # sequences per micro-batch, per process
-        self.batches = MicroBatches(train, cfg, d.rank, d.world)
+        self.batches = MicroBatches(train, cfg, d.rank, d.world, sparse)
         self._queue, self._queue_step = None, -1  # the loader's iterator, and the step it yields next
         self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
         self.step, self.history, self.resumed_from = 0, History(), 0
