@@ -95,3 +95,23 @@ def test_a_compiled_step_is_one_graph(family, objective):
     with torch._dynamo.config.patch(**TRACE_DYNAMIC_SHAPES):
         explained = torch._dynamo.explain(lambda b: sum(loss_sums(model, b).values()))(batch)
     assert explained.graph_break_count == 0 and explained.graph_count == 1, explained.break_reasons
+
+
+def test_the_chunked_loss_compiles_in_one_graph_too(monkeypatch):
+    """The gpu profile's micro-batches have more predicted rows than one chunk, so its step runs
+    sparse.LinearCrossEntropy (a custom autograd Function with a loop over chunks)."""
+    import torch._dynamo
+
+    from pipeline.pretrain import sparse
+    from pipeline.pretrain.loss import loss_sums
+    from pipeline.pretrain.model import build_model
+
+    monkeypatch.setattr(sparse, "CHUNK_ROWS", 16)
+    cfg = Config(arch=Arch(family="modernbert", hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32)
+    model = sparse.SparseMLM(build_model(cfg, 1000, SP))
+    batch = sparse.predicted_rows(
+        Examples(FakeStream(8, window_length(cfg)[0]), cfg, SP, seed=7, shuffle=True).batch(list(range(8))))
+    assert batch["predict_at"].numel() > 16
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(lambda b: sum(loss_sums(model, b).values()))(batch)
+    assert explained.graph_break_count == 0 and explained.graph_count == 1, explained.break_reasons
