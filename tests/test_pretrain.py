@@ -123,18 +123,20 @@ def test_bert_sop_trains_and_exports(project, tokenized):
     assert torch.equal(clf.bert.embeddings.word_embeddings.weight, mlm.bert.embeddings.word_embeddings.weight)
 
 
-def test_sparse_prediction_loss_equals_dense():
-    """ModernBERT's decoder on masked positions only gives the full-logits loss, summed the same way."""
+@pytest.mark.parametrize("family", ["bert", "modernbert", "lmpipe"])
+def test_sparse_prediction_loss_equals_dense(family):
+    """The decoder on the masked positions only (sparse.SparseMLM, as the trainer runs it) gives
+    the full-logits loss, summed the same way."""
     from pipeline.pretrain.loss import loss_sums
     from pipeline.pretrain.model import build_model
+    from pipeline.pretrain.sparse import SparseMLM, predicted_rows
 
-    cfg = Config(arch=Arch(family="modernbert", hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32)
+    cfg = Config(arch=Arch(family=family, hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32)
     torch.manual_seed(0)
     model = build_model(cfg, 1000, SP).eval()
     batch = examples(n=4, seq_len=32).batch([0, 1, 2, 3])
-    sparse = loss_sums(model, batch)["lm"]
-    model.sparse_prediction = False
-    logits = model(input_ids=batch["input_ids"]).logits
+    sparse = loss_sums(SparseMLM(model), predicted_rows(batch))["lm"]
+    logits = model(input_ids=batch["input_ids"]).logits  # without labels every model gives every token's
     dense = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), reduction="sum")
     assert (batch["labels"] != IGNORE).sum() > 10
     assert sparse.item() == pytest.approx(dense.item(), rel=1e-5)

@@ -48,10 +48,11 @@ def test_linear_cross_entropy_equals_linear_then_cross_entropy_in_chunks(monkeyp
 
 
 @pytest.mark.parametrize("chunk", [4096, 40])  # one chunk: nn.Linear + cross_entropy; several: LinearCrossEntropy
-@pytest.mark.parametrize("family", ["modernbert", "lmpipe"])
+@pytest.mark.parametrize("family", ["bert", "modernbert", "lmpipe"])
 def test_sparse_mlm_gives_the_models_own_loss_and_gradients(family, chunk, monkeypatch):
-    """fp32: the summed loss and every weight's gradient equal the model's own sparse prediction
-    (`labels=` through its forward, the nonzero path) to float rounding."""
+    """fp32: the summed loss and every weight's gradient equal the model's own loss (`labels=`
+    through its forward: ModernBERT's and lmpipe's sparse prediction, BERT's dense logits) to
+    float rounding."""
     monkeypatch.setattr(sparse, "CHUNK_ROWS", chunk)
     cfg = Config(arch=Arch(family=family, hidden_size=32, layers=2, heads=2, dropout=0.0), seq_len=32)
     torch.manual_seed(0)

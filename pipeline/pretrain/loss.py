@@ -27,19 +27,12 @@ def loss_sums(model: torch.nn.Module, batch: dict[str, torch.Tensor],
         return model(**batch, rng=rng)  # through the wrapper, so that DDP sees the forward
     if "predict_at" in batch:  # sparse.SparseMLM: the decoder and the loss in one
         return {"lm": model(input_ids=batch["input_ids"], predict_at=batch["predict_at"], labels=batch["labels"])}
-    config = inner.config
-    if getattr(config, "sparse_prediction", False):
-        # ModernBERT scores only the labelled (masked) positions, in order, when given the labels.
-        out = model(input_ids=batch["input_ids"], labels=batch["labels"])
-        labels = batch["labels"].flatten()
-        logits, labels = out.logits, labels[labels != IGNORE]
-    else:
-        # plm: XLNet's query stream gives logits (B, K, V) for the K target_mapping rows, whose
-        # labels (B, K) are IGNORE on padding rows; the other models give them for every token.
-        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids", "perm_mask", "target_mapping")}
-        out = model(**inputs)
-        logits = (out.logits if hasattr(out, "logits") else out.prediction_logits).flatten(0, 1)
-        labels = batch["labels"].flatten()
+    # plm: XLNet's query stream gives logits (B, K, V) for the K target_mapping rows, whose
+    # labels (B, K) are IGNORE on padding rows; the other models give them for every token.
+    inputs = {k: v for k, v in batch.items() if k in ("input_ids", "token_type_ids", "perm_mask", "target_mapping")}
+    out = model(**inputs)
+    logits = (out.logits if hasattr(out, "logits") else out.prediction_logits).flatten(0, 1)
+    labels = batch["labels"].flatten()
     sums = {"lm": F.cross_entropy(logits.float(), labels, ignore_index=IGNORE, reduction="sum")}
     if "pair_label" in batch:
         sums["pair"] = F.cross_entropy(out.seq_relationship_logits.float(), batch["pair_label"], reduction="sum")

@@ -53,8 +53,12 @@ def build_model(cfg, vocab_size: int, specials) -> PreTrainedModel | ReplacedTok
                             intermediate_size=a.intermediate_size or 4 * a.hidden_size,
                             hidden_dropout_prob=a.dropout, attention_probs_dropout_prob=a.dropout,
                             max_position_embeddings=cfg.seq_len, type_vocab_size=2, **common)
-        # The NSP/SOP head (and the pooler under it) only exists when it is trained.
-        return (BertForMaskedLM if cfg.pair_objective == "none" else BertForPreTraining)(config)
+        if cfg.pair_objective == "none":
+            # trained through sparse.SparseMLM, which scores the masked rows only (BertForMaskedLM
+            # itself ignores the flag and returns every token's logits)
+            config.sparse_prediction = True
+            return BertForMaskedLM(config)
+        return BertForPreTraining(config)  # the NSP/SOP head (and the pooler under it) only when trained
     if a.family == "modernbert":
         # Pre-LN, rotary positions, GeGLU, no biases (Warner et al. 2024). On this corpus it leaves
         # the MLM unigram plateau (~7.2 nats) within ~100 steps where post-LN BERT with learned
@@ -117,7 +121,7 @@ def exported(model: torch.nn.Module) -> PreTrainedModel:
 
 def sparse_head_params(model: torch.nn.Module) -> int:
     """Parameters of an MLM head that runs on the predicted tokens only (dense + tied decoder;
-    0 when the head runs on every token): ModernBERT's sparse prediction, ELECTRA's generator,
+    0 when the head runs on every token): the MLMs sparse.SparseMLM trains, ELECTRA's generator,
     XLNet's query stream."""
     if isinstance(model, ReplacedTokenDetection):
         c = model.generator.config  # dense: width -> embedding, decoder: embedding -> vocab

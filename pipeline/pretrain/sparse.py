@@ -1,7 +1,7 @@
 """Sparse MLM prediction with static shapes and no host sync, and a chunked linear cross-entropy.
 
 ModernBERT's and lmpipe's own sparse prediction pick the masked rows with `hidden[labels != -100]`,
-a nonzero: on a GPU the host waits for the device to learn its size, every step, and compile
+and BERT's computes every token's logits. The nonzero is the cost on a GPU: on a GPU the host waits for the device to learn its size, every step, and compile
 has to trace a data-dependent shape. Here the loader finds the masked positions on the host
 (`predicted_rows`), pads them to a multiple of 64 with ignored rows, and the model gathers them
 with index_select, whose shape the host already knows.
@@ -82,7 +82,7 @@ class LinearCrossEntropy(torch.autograd.Function):
 
 
 class SparseMLM(torch.nn.Module):
-    """A ModernBERT or lmpipe masked LM trained through predicted_rows' batches: the encoder, then
+    """A BERT, ModernBERT or lmpipe masked LM trained through predicted_rows' batches: the encoder, then
     its head on the gathered rows, then LinearCrossEntropy. It holds the model and adds no weights,
     so DDP and torch.compile wrap it and the model is saved as it is."""
 
@@ -91,9 +91,12 @@ class SparseMLM(torch.nn.Module):
         self.mlm = mlm
 
     def forward(self, input_ids: torch.Tensor, predict_at: torch.Tensor, labels: torch.Tensor, **_) -> torch.Tensor:
-        hidden = self.mlm.model(input_ids=input_ids).last_hidden_state
+        encoder = self.mlm.bert if hasattr(self.mlm, "bert") else self.mlm.model
+        hidden = encoder(input_ids=input_ids).last_hidden_state
         rows = hidden.flatten(0, 1).index_select(0, predict_at)
-        if hasattr(self.mlm, "lm_head"):  # lmpipe: [LN(act(h W_t))] then the tied decoder
+        if hasattr(self.mlm, "cls"):  # BERT: the transform (dense, act, LN), then the tied decoder
+            x, decoder = self.mlm.cls.predictions.transform(rows), self.mlm.cls.predictions.decoder
+        elif hasattr(self.mlm, "lm_head"):  # lmpipe: [LN(act(h W_t))] then the tied decoder
             head = self.mlm.lm_head
             x = head.norm(head.act(head.transform(rows))) if head.transform is not None else rows
             decoder = head.decoder

@@ -17,7 +17,7 @@ from pipeline.pretrain.dist import Dist
 from pipeline.pretrain.loader import MicroBatches, loader, to_device
 from pipeline.pretrain.loss import counts, headline, loss_sums, val_metrics, weights
 from pipeline.pretrain.optim import build_optimizer, build_scheduler
-from pipeline.pretrain.sparse import SparseMLM
+from pipeline.pretrain.sparse import SparseMLM, predicted_rows
 
 log = logging.getLogger(__name__)
 GRAD_NORM = "grad_norm"  # beside the loss terms in train_step's figures
@@ -49,15 +49,16 @@ class Trainer:
         self.model = model.to(d.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg)
-        # ModernBERT and lmpipe MLMs train through SparseMLM: predicted rows gathered by index
-        sparse = bool(getattr(getattr(model, "config", None), "sparse_prediction", False))
-        trained = SparseMLM(self.model) if sparse else self.model
+        # BERT, ModernBERT and lmpipe MLMs train and evaluate through SparseMLM (predicted rows
+        # gathered by index); it adds no weights, so self.model is what is saved
+        self.sparse = bool(getattr(getattr(model, "config", None), "sparse_prediction", False))
+        trained = self.scored = SparseMLM(self.model) if self.sparse else self.model
         wrapped = DDP(trained, device_ids=[d.device.index] if d.device.type == "cuda" else None) \
             if d.world > 1 else trained
         self.forward = compiled(wrapped) if cfg.compile else wrapped
         self.ddp = wrapped if d.world > 1 else None
         self.micro = cfg.batch_size // (d.world * cfg.grad_accum)  # sequences per micro-batch, per process
-        self.batches = MicroBatches(train, cfg, d.rank, d.world, sparse)
+        self.batches = MicroBatches(train, cfg, d.rank, d.world, self.sparse)
         self._queue, self._queue_step = None, -1  # the loader's iterator, and the step it yields next
         self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
         self.step, self.history, self.resumed_from = 0, History(), 0
@@ -168,9 +169,10 @@ class Trainer:
         n_by: dict[str, int] = {}
         for i in range(0, len(mine), self.micro):
             host = self.val_data.batch(mine[i:i + self.micro])
+            host = predicted_rows(host) if self.sparse else host
             batch = {k: v.to(self.d.device) for k, v in host.items()}
             with self.autocast():
-                terms = loss_sums(self.model, batch, rng)
+                terms = loss_sums(self.scored, batch, rng)
             for k, v in terms.items():
                 sums[k], n_by[k] = sums.get(k, 0.0) + float(v), n_by.get(k, 0) + counts(host)[k]
         self.model.train()
