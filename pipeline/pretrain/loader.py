@@ -8,7 +8,8 @@ A worker returns the batch in int32 (half of int64's bytes over the bus; the ids
 step's counts taken on the host (loss.counts), so the training loop never asks the device for
 them. On a GPU the batches land in pinned memory, so `non_blocking` copies overlap the step
 (from pageable memory they would be synchronous). `loader_workers: 0` builds them on the
-training thread, as it has to on two cores, where a worker would take a core from the step.
+training thread, as the CPU profiles do: on two cores a worker would share them with the
+step's two threads, and the masking is ~1 ms of a ~330 ms step there (bench/README.md).
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class MicroBatches(Dataset):
 
     def __getitem__(self, j: int) -> HostBatch:
         step, m = divmod(j, self.cfg.grad_accum)
-        first = step * self.cfg.batch_size + m * (self.cfg.batch_size // self.cfg.grad_accum) + self.rank * self.micro
+        per_micro = self.cfg.batch_size // self.cfg.grad_accum  # sequences per micro-batch, all processes
+        first = step * self.cfg.batch_size + m * per_micro + self.rank * self.micro
         batch = self.examples.batch(list(range(first, first + self.micro)))
         share = counts(batch)
         return compact(predicted_rows(batch) if self.sparse else batch), share

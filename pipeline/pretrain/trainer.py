@@ -45,7 +45,7 @@ def compiled(model: torch.nn.Module) -> torch.nn.Module:
 class Trainer:
     def __init__(self, cfg, d: Dist, model: torch.nn.Module, train: Examples, val: Examples,
                  ckpt_dir: Path, flops_per_token: float, peak_flops: float):
-        self.cfg, self.d, self.train_data, self.val_data, self.ckpt_dir = cfg, d, train, val, ckpt_dir
+        self.cfg, self.d, self.val_data, self.ckpt_dir = cfg, d, val, ckpt_dir
         self.model = model.to(d.device)
         self.optimizer = build_optimizer(self.model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg)
@@ -57,7 +57,6 @@ class Trainer:
             if d.world > 1 else trained
         self.forward = compiled(wrapped) if cfg.compile else wrapped
         self.ddp = wrapped if d.world > 1 else None
-        self.micro = cfg.batch_size // (d.world * cfg.grad_accum)  # sequences per micro-batch, per process
         self.batches = MicroBatches(train, cfg, d.rank, d.world, self.sparse)
         self._queue, self._queue_step = None, -1  # the loader's iterator, and the step it yields next
         self.flops_per_token, self.peak_flops = flops_per_token, peak_flops
@@ -167,14 +166,16 @@ class Trainer:
         rng = torch.Generator(self.d.device).manual_seed(self.cfg.seed + 1 + self.d.rank)
         sums: dict[str, float] = {}
         n_by: dict[str, int] = {}
-        for i in range(0, len(mine), self.micro):
-            host = self.val_data.batch(mine[i:i + self.micro])
+        micro = self.batches.micro
+        for i in range(0, len(mine), micro):
+            host = self.val_data.batch(mine[i:i + micro])
             host = predicted_rows(host) if self.sparse else host
             batch = {k: v.to(self.d.device) for k, v in host.items()}
             with self.autocast():
                 terms = loss_sums(self.scored, batch, rng)
+            n = counts(host)
             for k, v in terms.items():
-                sums[k], n_by[k] = sums.get(k, 0.0) + float(v), n_by.get(k, 0) + counts(host)[k]
+                sums[k], n_by[k] = sums.get(k, 0.0) + float(v), n_by.get(k, 0) + n[k]
         self.model.train()
         names = list(sums)
         totals = self.d.sum(*(sums[k] for k in names), *(n_by[k] for k in names))
