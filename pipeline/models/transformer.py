@@ -292,10 +292,12 @@ class LmpipeMaskedLMHead(nn.Module):
         self.norm = layer_norm(config) if has_transform else None
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=config.bias)
 
+    def transformed(self, h: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads: LN(act(h W_t)), or h without the transform."""
+        return self.norm(self.act(self.transform(h))) if self.transform is not None else h
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        if self.transform is not None:
-            h = self.norm(self.act(self.transform(h)))
-        return self.decoder(h)
+        return self.decoder(self.transformed(h))
 
 
 class LmpipeForMaskedLM(LmpipePreTrainedModel):

@@ -1,16 +1,16 @@
 """Sparse MLM prediction with static shapes and no host sync, and a chunked linear cross-entropy.
 
 ModernBERT's and lmpipe's own sparse prediction pick the masked rows with `hidden[labels != -100]`,
-and BERT's computes every token's logits. The nonzero is the cost on a GPU: on a GPU the host waits for the device to learn its size, every step, and compile
-has to trace a data-dependent shape. Here the loader finds the masked positions on the host
+and BERT computes every token's logits. The nonzero is what costs on a GPU: the host waits for the
+device to learn its size, every step, and compile has to trace a data-dependent shape. Here the loader finds the masked positions on the host
 (`predicted_rows`), pads them to a multiple of 64 with ignored rows, and the model gathers them
 with index_select, whose shape the host already knows.
 
 Beyond one chunk of rows, the decoder and the loss are one chunked function
 (`LinearCrossEntropy`): the (rows x vocabulary) logits exist one chunk at a time, and the
 gradients of the rows, the decoder weight and its bias are computed in the forward pass, as
-Liger-Kernel's fused linear cross-entropy does; the backward pass only scales them. For the gpu profile the logits would be 26 k x 32,768 (3.4 GB in fp32,
-plus as much again for their gradient).
+Liger-Kernel's fused linear cross-entropy does; the backward pass only scales them. For the gpu
+profile the logits would be 26 k x 32,768 (3.4 GB in fp32, plus as much again for their gradient).
 """
 from __future__ import annotations
 
@@ -82,24 +82,23 @@ class LinearCrossEntropy(torch.autograd.Function):
 
 
 class SparseMLM(torch.nn.Module):
-    """A BERT, ModernBERT or lmpipe masked LM trained through predicted_rows' batches: the encoder, then
-    its head on the gathered rows, then LinearCrossEntropy. It holds the model and adds no weights,
-    so DDP and torch.compile wrap it and the model is saved as it is."""
+    """A BERT, ModernBERT or lmpipe masked LM trained through predicted_rows' batches: the
+    encoder, then its head on the gathered rows, then linear_cross_entropy. It holds the model and
+    adds no weights, so DDP and torch.compile wrap it and the model is saved as it is."""
 
     def __init__(self, mlm: torch.nn.Module):
         super().__init__()
         self.mlm = mlm
 
-    def forward(self, input_ids: torch.Tensor, predict_at: torch.Tensor, labels: torch.Tensor, **_) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, predict_at: torch.Tensor, labels: torch.Tensor,
+                **_unread) -> torch.Tensor:  # a batch's other columns (token_type_ids: all 0) go unread
         encoder = self.mlm.bert if hasattr(self.mlm, "bert") else self.mlm.model
         hidden = encoder(input_ids=input_ids).last_hidden_state
         rows = hidden.flatten(0, 1).index_select(0, predict_at)
         if hasattr(self.mlm, "cls"):  # BERT: the transform (dense, act, LN), then the tied decoder
             x, decoder = self.mlm.cls.predictions.transform(rows), self.mlm.cls.predictions.decoder
-        elif hasattr(self.mlm, "lm_head"):  # lmpipe: [LN(act(h W_t))] then the tied decoder
-            head = self.mlm.lm_head
-            x = head.norm(head.act(head.transform(rows))) if head.transform is not None else rows
-            decoder = head.decoder
+        elif hasattr(self.mlm, "lm_head"):  # lmpipe: its head's transform, then the tied decoder
+            x, decoder = self.mlm.lm_head.transformed(rows), self.mlm.lm_head.decoder
         else:  # ModernBERT: its prediction head, then the tied decoder
             x, decoder = self.mlm.head(rows), self.mlm.decoder
         return linear_cross_entropy(x, decoder, labels)
