@@ -1,6 +1,10 @@
 """The applications' HF `datasets` layouts (parquet, save_to_disk, hub: pipeline/apps/hf.py) read
 the same examples as their native files; per-row fine-tuning settings; recorded paths."""
+import io
 import json
+import os
+import subprocess
+import sys
 
 import datasets
 import pytest
@@ -15,6 +19,7 @@ from pipeline.formats.conll import read_conll, read_corpus
 from pipeline.formats import squad
 from pipeline.formats import dialogsum
 from pipeline.formats import multi30k as parallel
+from hub_server import LocalHub
 
 # conll2003's ner_tags ClassLabel names, in the hub dataset's order
 CONLL_NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
@@ -80,6 +85,41 @@ def test_the_hub_needs_lmpipe_online(monkeypatch):
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match=r"^qa.train_file: hub:google/xquad:xquad.en\[validation\]: the hub"):
         open_dataset(Spec("hub", "google/xquad", "validation", "xquad.en"), "qa.train_file")
+
+
+HUB_READ = """
+import json
+from pipeline.errors import InputError
+from pipeline.formats.conll import read_corpus
+corpus = read_corpus("hub:lmpipe/conll-mini[test]", "ner.test_file")
+print(json.dumps([[s.words, s.tags] for s in corpus.sentences]))
+try:
+    read_corpus("hub:lmpipe/absent[test]", "ner.test_file")
+except InputError as err:
+    print(err)
+"""
+
+
+def test_the_hub_loader_downloads_over_http(tmp_path):
+    """`hub:` through datasets' real download code, from a local HTTP hub (tests/hub_server.py), in
+    a fresh process as a user's run: LMPIPE_ONLINE=1 lifts the offline flags, HF_ENDPOINT points
+    at the server. The rows read as the CoNLL file they were made from; an unknown repo is one line."""
+    (tmp_path / "test.txt").write_text(CONLL)
+    native = read_conll(tmp_path / "test.txt", "ner.test_file")
+    parquet = io.BytesIO()
+    _conll_rows(native).to_parquet(parquet)
+    files = {"README.md": b"---\nlicense: cc-by-4.0\n---\n", "data/test-00000-of-00001.parquet": parquet.getvalue()}
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+                                                              "TRANSFORMERS_OFFLINE")}
+    with LocalHub({"lmpipe/conll-mini": files}) as hub:
+        env.update(LMPIPE_ONLINE="1", HF_ENDPOINT=hub.endpoint, HF_HOME=str(tmp_path / "hf"),
+                   HF_HUB_DISABLE_TELEMETRY="1")
+        out = subprocess.run([sys.executable, "-c", HUB_READ], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows, error = out.stdout.strip().splitlines()[-2:]
+    assert json.loads(rows) == [[s.words, s.tags] for s in native.sentences]
+    assert any("/resolve/" in r and r.endswith(".parquet") for r in hub.requests)  # the file came over HTTP
+    assert error == "hub:lmpipe/absent[test]: ner.test_file: no such dataset on the hub (or it is private and no token is set)"
 
 
 SQUAD_ROWS = [  # the HF `squad` schema; q1's first answer_start is off by two, realigned as in JSON

@@ -70,6 +70,8 @@ def open_dataset(spec: Spec, what: str):
     it in errors. Missing or unreadable data is a one-line InputError; the hub without
     LMPIPE_ONLINE=1 a ConfigError."""
     import datasets  # only where a dataset layout is used: the text loaders do without it
+    from datasets.exceptions import DatasetNotFoundError
+    from huggingface_hub.errors import RepositoryNotFoundError
 
     kind, location, split, config, where = spec.kind, spec.location, spec.split, spec.config, str(spec)
     if kind == "hub" and not network_configured():
@@ -92,7 +94,10 @@ def open_dataset(spec: Spec, what: str):
         return loaded if split else _split(loaded, None, where, what)
     except InputError:
         raise
-    except Exception as exc:  # corrupt parquet / arrow files, an unknown hub dataset: one line
+    except (RepositoryNotFoundError, DatasetNotFoundError):
+        raise InputError(f"{where}: {what}: no such dataset on the hub (or it is private and no token is "
+                         f"set)") from None
+    except Exception as exc:  # corrupt parquet / arrow files, a file missing from a hub repo: one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(f"{where}: {what}: cannot read it ({type(exc).__name__}: {first})") from None
 
