@@ -37,7 +37,7 @@ from pipeline.finetune.loaders import load_task
 from pipeline.finetune.models import ModelSpec, resolve_checkpoint
 from pipeline.finetune.submission import write_dev_predictions, write_submission
 from pipeline.glue import GLUE_TASKS, TASKS, Task
-from pipeline.finetune.train import HParams, finetune
+from pipeline.finetune.train import HParams, finetune, uses_biencoder
 from pipeline.sources import data_root_path
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ class Config:
         if self.save_models and any(m.name == SAVED_MODELS for m in self.models):
             raise ValueError(f"models: the name {SAVED_MODELS!r} is the saved classifiers' directory")
         self.hparams = {t: self._hparams(t) for t in self.tasks}
+        for task in self.save_models:  # the report explains save_pretrained classifiers
+            if uses_biencoder(TASKS[task], self.hparams[task]):
+                raise ValueError(f"save_models: {task!r} uses pair_encoding 'bi', which the report cannot explain")
 
     def _hparams(self, task: str) -> HParams:
         merged = {**dataclasses.asdict(self.train), **self.task_train.get(task, {})}

@@ -20,6 +20,7 @@ from pipeline.artifacts import atomic_dir
 from pipeline.cost import transformer_flops
 from pipeline.env import training_device_args
 from pipeline.finetune import metrics as glue_metrics
+from pipeline.finetune.biencoder import PairCollator, build_biencoder, tokenize_sides
 from pipeline.finetune.models import build_model, load_tokenizer
 from pipeline.glue import STSB_RANGE, Task
 
@@ -43,6 +44,9 @@ class HParams:
     patience: int = 1               # epochs without held-out improvement before stopping
     # bf16: matmuls under autocast, weights and optimizer state in fp32 (mixed precision)
     precision: Literal["fp32", "bf16"] = "fp32"
+    # sentence pairs: `cross` encodes them together (BERT's [CLS] a [SEP] b), `bi` each alone with
+    # Sentence-BERT's heads (biencoder.py); single-sentence tasks ignore it
+    pair_encoding: Literal["cross", "bi"] = "cross"
 
     def __post_init__(self):
         checks = {"lr": self.lr > 0, "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
@@ -81,11 +85,19 @@ def tokenize(tokenizer, task: Task, batch: dict[str, list[str]], max_length: int
     return tokenizer(*pair, truncation=True, max_length=min(max_length, tokenizer.model_max_length))
 
 
-def _encode(ds: datasets.Dataset, tokenizer, task: Task, max_length: int, labels: bool = True) -> datasets.Dataset:
+def uses_biencoder(task: Task, hp: HParams) -> bool:
+    return hp.pair_encoding == "bi" and len(task.tsv_text) > 1
+
+
+def _encode(ds: datasets.Dataset, tokenizer, task: Task, hp: HParams, labels: bool = True) -> datasets.Dataset:
     """Token ids (padded per batch by the collator); labels dropped for prediction, where test
     splits carry -1."""
     keep = {"label"} if labels else set()
-    return ds.map(lambda batch: tokenize(tokenizer, task, batch, max_length), batched=True,
+    if uses_biencoder(task, hp):
+        encode = lambda batch: tokenize_sides(tokenizer, batch, hp.max_length)  # noqa: E731
+    else:
+        encode = lambda batch: tokenize(tokenizer, task, batch, hp.max_length)  # noqa: E731
+    return ds.map(encode, batched=True,
                   remove_columns=[c for c in ds.column_names if c not in keep], desc=f"tokenize {task.name}")
 
 
@@ -98,8 +110,9 @@ def save_classifier(model, tokenizer, out: Path) -> None:
 
 
 def _tokens(ds: datasets.Dataset) -> int:
-    """Tokens of an encoded split, unpadded (the collator pads each batch to its longest row)."""
-    return sum(map(len, ds["input_ids"]))
+    """Tokens of an encoded split, unpadded (the collator pads each batch to its longest row);
+    both sides of a bi-encoder's pairs."""
+    return sum(sum(map(len, ds[c])) for c in ds.column_names if c.startswith("input_ids"))
 
 
 def _to_predictions(task: Task, logits: np.ndarray) -> np.ndarray:
@@ -114,7 +127,8 @@ def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, in
     """`save_to`: keep the selected weights there (save_classifier)."""
     tokenizer = load_tokenizer(checkpoint)
     train, heldout = split_heldout(data["train"], hp, seed)
-    model = build_model(checkpoint, init, 1 if task.is_regression else len(task.labels), seed)
+    bi = uses_biencoder(task, hp)
+    model = (build_biencoder if bi else build_model)(checkpoint, init, 1 if task.is_regression else len(task.labels), seed)
 
     def compute_metrics(pred) -> dict:
         return {"score": glue_metrics.task_score(glue_metrics.compute(
@@ -127,11 +141,12 @@ def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, in
         eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
         load_best_model_at_end=True, metric_for_best_model="score", greater_is_better=True,
         save_total_limit=1, save_only_model=True, report_to="none", disable_tqdm=True,
+        label_names=["labels"] if bi else None,
         **training_device_args(hp.precision == "bf16"))
-    train_set, heldout_set = (_encode(ds, tokenizer, task, hp.max_length) for ds in (train, heldout))
+    train_set, heldout_set = (_encode(ds, tokenizer, task, hp) for ds in (train, heldout))
     trainer = Trainer(
         model=model, args=args, processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=PairCollator(tokenizer) if bi else DataCollatorWithPadding(tokenizer),
         train_dataset=train_set, eval_dataset=heldout_set,
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=hp.patience)])
@@ -139,7 +154,7 @@ def finetune(task: Task, data: dict[str, datasets.Dataset], checkpoint: Path, in
     if save_to is not None:
         save_classifier(trainer.model, tokenizer, save_to)
     best = trainer.state.best_metric
-    predict_sets = {s: _encode(data[s], tokenizer, task, hp.max_length, labels=False) for s in predict_splits}
+    predict_sets = {s: _encode(data[s], tokenizer, task, hp, labels=False) for s in predict_splits}
     predictions = {s: _to_predictions(task, trainer.predict(ds).predictions) for s, ds in predict_sets.items()}
     evaluations = sum("eval_score" in entry for entry in trainer.state.log_history)  # held-out, once per epoch
     forward_tokens = _tokens(heldout_set) * evaluations + sum(map(_tokens, predict_sets.values()))
