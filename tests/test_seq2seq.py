@@ -11,6 +11,7 @@ from pipeline.apps.seq2seq_data import IGNORE, Collator, decoder_only_example, e
 from pipeline.apps.seq2seq_models import decoder_only, encoder_decoder
 from pipeline.config import build
 from pipeline.errors import ConfigError
+from pipeline.models.transformer import LmpipeConfig, LmpipeForMaskedLM
 
 TEXTS = ["a man rides a red bike down the street .", "two dogs play in the green grass .",
          "a woman in a blue shirt reads a book .", "children run on the beach near the water ."] * 10
@@ -147,6 +148,31 @@ def test_modernbert_mlm_weights_become_a_causal_decoder(tmp_path, layers):
     assert torch.allclose(causal[0], prefixes[0], atol=1e-4)
     if layers == 1:
         assert torch.allclose(causal, torch.stack(prefixes), atol=1e-4)
+
+
+def test_lmpipe_mlm_becomes_a_causal_decoder_or_the_encoder_of_a_bert_decoder(tmp_path):
+    """lmpipe's own MLM (the ModernBERT-like preset, one layer) as LmpipeForCausalLM: position k
+    reads what the encoder reads at k over the prefix 0..k alone, and the output layer is its
+    embeddings. It has no cross-attention, so the encoder-decoder gets a random BERT decoder."""
+    tiny_checkpoint(tmp_path, TEXTS, vocab_size=200)
+    config = LmpipeConfig(vocab_size=200, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                          intermediate_size=48, max_position_embeddings=64, position="rotary", activation="geglu",
+                          norm_position="pre", type_vocab_size=0, dropout=0.0)
+    torch.manual_seed(0)
+    LmpipeForMaskedLM(config).save_pretrained(tmp_path)
+    built = decoder_only(tmp_path, False, 0)
+    assert built.variant == "lmpipe-as-decoder" and built.transferred == 1.0
+    mlm = AutoModelForMaskedLM.from_pretrained(str(tmp_path)).eval()
+    x = built.tokenizer("a man rides a red bike down the street", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        causal = built.model.eval().model(x).last_hidden_state[0]
+        prefixes = torch.stack([mlm.model(x[:, :k + 1]).last_hidden_state[0, k] for k in range(x.shape[1])])
+    assert torch.allclose(causal, prefixes, atol=1e-5) and not torch.allclose(causal[0], causal[-1])
+    assert torch.equal(built.model.lm_head.weight, mlm.model.embeddings.tokens.weight)
+    enc = encode(built.tokenizer, built.specials, ["a man rides a red bike", "a dog"], None, 16, 8)
+    assert len(generate(built, enc.sources, Decoding(num_beams=2, max_new_tokens=4), True)) == 2
+    assert decoder_only(tmp_path, True, 0).transferred == 0.0
+    assert encoder_decoder(tmp_path, False, False, 16, 0).variant == "bert2rnd"
 
 
 def test_batched_decoder_only_generation_matches_one_at_a_time(modernbert):

@@ -17,6 +17,10 @@ decoder-only     the source as a prompt, generation after it:
                                     so every weight transfers, but it was trained bidirectionally
                  bert-as-decoder    a BERT-family MLM with is_decoder (BertLMHeadModel): every
                                     weight transfers, again trained bidirectionally
+                 lmpipe-as-decoder  an lmpipe MLM (pipeline/models) as LmpipeForCausalLM: the
+                                    encoder's blocks with causal=True, the output layer tied to
+                                    its embeddings; the MLM head's dense + LayerNorm (BERT's
+                                    transform) has no place in the causal head and is left out
 `init: random` builds the same architecture with fresh weights. Every build reports `transferred`,
 the share of the model's parameters that came from the checkpoint (0.0 for random init).
 """
@@ -34,6 +38,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModel
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
 import pipeline.models  # noqa: F401  registers lmpipe's own Transformer with the Auto classes
+from pipeline.models.transformer import LmpipeForCausalLM
 from pipeline.errors import ConfigError, InputError
 from pipeline.finetune.models import load_tokenizer
 
@@ -91,7 +96,10 @@ def _with(config, **changes):
 
 def _can_cross_attend(config) -> bool:
     """transformers has a causal-LM class for the family that grows cross-attention layers
-    (checked on a one-layer copy: LlamaForCausalLM, say, accepts the flag and ignores it)."""
+    (checked on a one-layer copy: LlamaForCausalLM, say, accepts the flag and ignores it).
+    lmpipe's Transformer has no cross-attention."""
+    if config.model_type == "lmpipe":
+        return False
     if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING or not MODEL_FOR_CAUSAL_LM_MAPPING[type(config)].can_generate():
         return False
     model = AutoModelForCausalLM.from_config(_with(config, is_decoder=True, add_cross_attention=True,
@@ -213,6 +221,21 @@ def _modernbert_decoder(path: Path, config, random_init: bool) -> tuple[PreTrain
     return model, _share(model, fresh)
 
 
+def _lmpipe_decoder(path: Path, config, random_init: bool) -> tuple[PreTrainedModel, float]:
+    model = LmpipeForCausalLM(_with(config, causal=True)).float()
+    if random_init:
+        return model, 0.0
+    mlm = AutoModelForMaskedLM.from_pretrained(str(path), dtype=torch.float32)
+    blocks = {n: t for n, t in mlm.state_dict().items() if n.startswith("model.")}
+    missing = set(model.load_state_dict(blocks, strict=False).missing_keys)
+    model.tie_weights()
+    left_out = sum(p.numel() for n, p in mlm.named_parameters() if n.startswith("lm_head.transform")
+                   or n.startswith("lm_head.norm") or n == "lm_head.decoder.bias")
+    log.info("%s: lmpipe MLM as a causal decoder; the MLM head's transform and bias (%d parameters) left out",
+             path, left_out)
+    return model, _share(model, missing - {"lm_head.weight"})  # lm_head.weight: the tied embeddings
+
+
 def decoder_only(path: Path, random_init: bool, seed: int) -> Built:
     tokenizer = load_tokenizer(path)
     specials = specials_of(tokenizer, path)
@@ -222,6 +245,9 @@ def decoder_only(path: Path, random_init: bool, seed: int) -> Built:
     if config.model_type == "modernbert":
         model, transferred = _modernbert_decoder(path, config, random_init)
         variant = "modernbert-decoder"
+    elif config.model_type == "lmpipe" and not config.causal:
+        model, transferred = _lmpipe_decoder(path, config, random_init)
+        variant = "lmpipe-as-decoder"
     elif type(config) in MODEL_FOR_CAUSAL_LM_MAPPING:
         if not MODEL_FOR_CAUSAL_LM_MAPPING[type(config)].can_generate():  # lmpipe's own: no generate()
             raise ConfigError(f"architecture decoder-only: {path} ({config.model_type}): its causal LM cannot generate")
