@@ -27,6 +27,13 @@ def test_config_checks():
         build(Config, {"tasks": ["rte"], "task_train": {"rte": {"epochz": 2}}}, prefix="finetune")
     with pytest.raises(ConfigError, match=r"^finetune.train: heldout_fraction: out of range"):
         build(Config, {"train": {"heldout_fraction": 1.5}}, prefix="finetune")
+    with pytest.raises(ConfigError, match=r"^finetune: task_train.stbs: unknown task"):
+        build(Config, {"tasks": ["rte"], "task_train": {"stbs": {"lr": 1e-4}}}, prefix="finetune")
+    # params.yaml's settings of a task not selected now (`--set finetune.tasks=[rte]`) are kept, not an error
+    cfg = build(Config, {"tasks": ["rte"], "task_train": {"stsb": {"pair_encoding": "bi"}}}, prefix="finetune")
+    assert list(cfg.hparams) == ["rte"] and cfg.task_train["stsb"] == {"pair_encoding": "bi"}
+    with pytest.raises(ConfigError, match=r"^finetune.task_train.stsb.pair_encoding"):
+        build(Config, {"tasks": ["rte"], "task_train": {"stsb": {"pair_encoding": "siamese"}}}, prefix="finetune")
 
 
 def test_per_task_hparams_override_one_key():

@@ -77,15 +77,16 @@ class Config:
             raise ValueError(f"threads: {self.threads} < 0")
         if not self.models or len({m.name for m in self.models}) != len(self.models):
             raise ValueError("models: needs at least one model, names unique")
-        for task in self.task_train:
-            if task not in self.tasks:
-                raise ValueError(f"task_train.{task}: not in tasks")
+        for task in self.task_train:  # a task not selected now keeps its settings for when it is
+            if task not in TASKS:
+                raise ValueError(f"task_train.{task}: unknown task (known: {', '.join(TASKS)})")
         for task in self.save_models:
             if task not in self.tasks:
                 raise ValueError(f"save_models: {task!r} not in tasks")
         if self.save_models and any(m.name == SAVED_MODELS for m in self.models):
             raise ValueError(f"models: the name {SAVED_MODELS!r} is the saved classifiers' directory")
-        self.hparams = {t: self._hparams(t) for t in self.tasks}
+        checked = {t: self._hparams(t) for t in [*self.tasks, *self.task_train]}  # ill-typed: an error either way
+        self.hparams = {t: checked[t] for t in self.tasks}
         for task in self.save_models:  # the report explains save_pretrained classifiers
             if uses_biencoder(TASKS[task], self.hparams[task]):
                 raise ValueError(f"save_models: {task!r} uses pair_encoding 'bi', which the report cannot explain")
