@@ -2,8 +2,9 @@
 
 Fine-tunes every model with the same budget (the default profile's `finetune.train`, or the
 flags below, and its per-task `finetune.task_train` keys, e.g. STS-B bi-encoded) on CoLA,
-SST-2, MRPC, STS-B, RTE and WNLI through the finetune stage's own code, and records each model's dev scores and wall time. Goal (issue 5): the cpu-1h model beats the
-floor on the six-task average by >= 5 points. The `classical` row (TF-IDF + linear models,
+SST-2, MRPC, STS-B, RTE and WNLI through the finetune stage's own code, and records each
+model's dev scores and wall time. Goal (issue 5): the cpu-1h model beats the floor on the
+six-task average by >= 5 points. The `classical` row (TF-IDF + linear models,
 pipeline/finetune/classical.py, settings from params `finetune.classical`) is the bar below
 which a language model has learnt nothing a bag of n-grams does not know; it trains on the same
 examples and takes seconds.

@@ -16,26 +16,21 @@ from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from pipeline.glue import STSB_RANGE
+from pipeline.models.transformer import pool
 
 SIDES = ("a", "b")
-
-
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    mask = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 class BiEncoder(nn.Module):
     def __init__(self, encoder: nn.Module, num_labels: int):
         super().__init__()
         self.encoder = encoder
-        self.num_labels = num_labels
         width = encoder.config.hidden_size
         self.classifier = None if num_labels == 1 else nn.Linear(3 * width, num_labels)
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return mean_pool(hidden, attention_mask)
+        return pool(hidden, attention_mask, "mean")
 
     def forward(self, input_ids_a, attention_mask_a, input_ids_b, attention_mask_b, labels=None) -> dict:
         u, v = self.embed(input_ids_a, attention_mask_a), self.embed(input_ids_b, attention_mask_b)
