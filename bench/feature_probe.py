@@ -11,7 +11,8 @@ MiniLM's lead over the floor in bench/results/glue_quality_3seeds.json.
 Features: the mean over tokens of the embedding layer's and the last layer's hidden states.
   SST-2  logistic regression on the fine-tuning budget's own train slice (seed 0: same held-out
          split and cap as finetune), dev accuracy
-  STS-B  zero-shot cosine of the two sentences' features (dev Pearson); and ridge regression on
+  STS-B  zero-shot cosine of the two sentences' features (dev Pearson), also after subtracting
+         the train sentences' mean feature; and ridge regression on
          [|u - v|, u * v] (Conneau et al. 2017's pair features) fitted on the train slice
 Prints a markdown table and writes bench/results/feature_probe.json.
 """
@@ -62,6 +63,10 @@ def features(model, tokenizer, texts: list[str], max_length: int) -> dict[str, n
     return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
+def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1) + 1e-9)
+
+
 def probe(model, tokenizer, data: dict, max_length: int) -> dict[str, dict[str, float]]:
     sst_train, sst_dev = data["sst2"]
     sts_train, sts_dev = data["stsb"]
@@ -74,11 +79,16 @@ def probe(model, tokenizer, data: dict, max_length: int) -> dict[str, dict[str, 
         clf = LogisticRegression(max_iter=5000).fit(x_train[name], sst_train["label"])
         accuracy = float((clf.predict(x_dev[name]) == np.asarray(sst_dev["label"])).mean())
         u, v = pairs["dev"][0][name], pairs["dev"][1][name]
-        cosine = (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1) + 1e-9)
+        # Anisotropy (Ethayarajh 2019): MLM embeddings share one large common direction, so every
+        # cosine is near 1; subtracting the train sentences' mean removes it (BERT-whitening's
+        # first step, Su et al. 2021, arXiv:2103.15316).
+        mean = np.concatenate([pairs["train"][0][name], pairs["train"][1][name]]).mean(0)
         pair_features = {s: np.hstack([np.abs(a[name] - b[name]), a[name] * b[name]]) for s, (a, b) in pairs.items()}
         ridge = Ridge(alpha=1.0).fit(pair_features["train"], sts_train["label"])
         out[name] = {"sst2_probe_accuracy": round(100 * accuracy, 2),
-                     "stsb_cosine_pearson": round(100 * float(pearsonr(cosine, sts_dev["label"])[0]), 2),
+                     "stsb_cosine_pearson": round(100 * float(pearsonr(cosine(u, v), sts_dev["label"])[0]), 2),
+                     "stsb_centred_cosine_pearson": round(100 * float(pearsonr(cosine(u - mean, v - mean),
+                                                                               sts_dev["label"])[0]), 2),
                      "stsb_ridge_pearson": round(100 * float(pearsonr(ridge.predict(pair_features["dev"]),
                                                                       sts_dev["label"])[0]), 2)}
     return out
@@ -110,7 +120,7 @@ def main() -> None:
     report = {"train_examples": {k: len(v[0]) for k, v in data.items()},
               "dev_examples": {k: len(v[1]) for k, v in data.items()}, "models": rows}
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    head = ["model", "layer", "SST-2 probe acc", "STS-B cosine r", "STS-B ridge r"]
+    head = ["model", "layer", "SST-2 probe acc", "STS-B cosine r", "STS-B centred cosine r", "STS-B ridge r"]
     lines = [head, ["---"] * len(head)]
     for name, r in rows.items():
         for layer, m in r["layers"].items():
